@@ -1,0 +1,1 @@
+"""Everything that talks to Telegram: routers, middlewares, publisher, scheduler wiring."""

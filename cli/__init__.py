@@ -1,0 +1,1 @@
+"""The `tgpipe` command line: thin wrappers over pipeline/ and bot/."""

@@ -1,0 +1,90 @@
+"""`tgpipe import PATH...`: channel exports into the store."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+from rich.text import Text
+
+from cli.common import console, open_store, print_error, print_json, run, settings_of
+from pipeline.ingest.importer import ImportOptions, import_paths
+from pipeline.ingest.report import FileReport, ImportReport
+
+FORMAT_HELP = "auto, desktop-json, desktop-html, text, web-html or article"
+
+
+def cmd_import(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path], typer.Argument(metavar="PATH...", help="Export files or folders.")
+    ],
+    format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "auto",
+    channel: Annotated[
+        str | None,
+        typer.Option(help="The chat to import from a full export, or the channel a copy is of."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Import channel exports; exits non-zero when any file was rejected."""
+    settings = settings_of(ctx)
+    options = ImportOptions(format=format, channel=channel, timezone=settings.timezone)
+    show_progress = not as_json and sys.stdout.isatty()
+
+    async def go(progress: Progress | None) -> ImportReport:
+        task = progress.add_task("importing", total=None) if progress else None
+
+        def on_progress(report: FileReport) -> None:
+            if progress is not None and task is not None:
+                progress.update(
+                    task, description=f"{Path(report.path).name}: {report.parsed} posts"
+                )
+
+        async with open_store(settings) as factory:
+            return await import_paths(factory, paths, options, on_progress if progress else None)
+
+    if show_progress:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            report = run(go(progress))
+    else:
+        report = run(go(None))
+
+    if as_json:
+        print_json(report.to_json())
+    else:
+        _print_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_report(report: ImportReport) -> None:
+    table = Table(title=f"import run {report.run_id}")
+    for column in ("file", "format", "parsed", "new", "duplicates", "skipped", "result"):
+        table.add_column(column)
+    for item in report.files:
+        table.add_row(
+            Text(item.path),
+            item.format or "?",
+            str(item.parsed),
+            str(item.new),
+            str(item.duplicates + item.near_duplicates),
+            str(item.skipped),
+            "[red]rejected[/red]" if item.rejected else "[green]ok[/green]",
+        )
+    console.print(table)
+    for item in report.files:
+        for note in item.notes:
+            console.print(Text(f"note: {item.path}: {note}"))
+        for error in item.errors:
+            print_error(f"error: {error}")

@@ -1,0 +1,65 @@
+"""The `tgpipe` command. Commands are thin: parse arguments, call the library, print."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from importlib.metadata import version
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from cli import db, imports, posts
+from cli.common import print_error
+from config.settings import Settings, format_validation_error
+from pipeline.errors import ConfigError, TgpipeError
+
+app = typer.Typer(
+    name="tgpipe",
+    help="Telegram channel content pipeline: import exports, deduplicate, schedule, publish.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(posts.app, name="posts")
+app.command("import")(imports.cmd_import)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"tgpipe {version('tgpipe')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False,
+    _version_flag: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """tgpipe: Telegram channel content pipeline and scheduling bot."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        ctx.obj = Settings()
+    except ValidationError as exc:
+        raise ConfigError(f"configuration error: {format_validation_error(exc)}") from None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: domain errors become one line on stderr and an exit code."""
+    try:
+        app(args=argv)
+    except TgpipeError as exc:
+        print_error(f"tgpipe: error: {exc}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print_error("tgpipe: interrupted")
+        sys.exit(130)

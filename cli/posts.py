@@ -1,0 +1,123 @@
+"""`tgpipe posts ...`: browse the store."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from cli.common import console, open_store, print_json, run, settings_of
+from pipeline.posts import PostView, get_post, iso_utc, list_posts
+from pipeline.store.db import unit_of_work
+from pipeline.store.models import PostStatus
+
+app = typer.Typer(help="Browse the posts in the store.", no_args_is_help=True)
+
+
+@app.command("list")
+def cmd_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for other tools.")] = False,
+    channel: Annotated[
+        str | None, typer.Option(help="Only this channel (@username, title or id).")
+    ] = None,
+    status: Annotated[PostStatus | None, typer.Option(help="Only posts in this state.")] = None,
+    include_duplicates: Annotated[
+        bool, typer.Option("--include-duplicates", help="Also list posts kept as duplicates.")
+    ] = False,
+    limit: Annotated[int | None, typer.Option(min=1, help="At most this many posts.")] = None,
+) -> None:
+    """List posts, newest first."""
+    settings = settings_of(ctx)
+
+    async def fetch() -> list[PostView]:
+        async with open_store(settings) as factory, unit_of_work(factory) as session:
+            return await list_posts(
+                session,
+                channel=channel,
+                status=status,
+                include_duplicates=include_duplicates,
+                limit=limit,
+            )
+
+    posts = run(fetch())
+    if as_json:
+        print_json([post.to_json() for post in posts])
+        return
+    if not posts:
+        console.print("No posts yet. Import an export with [bold]tgpipe import PATH[/bold].")
+        return
+    table = Table(show_lines=False)
+    for column in ("id", "date (UTC)", "channel", "title", "reactions", "status"):
+        table.add_column(column, overflow="fold" if column == "title" else "ellipsis")
+    for post in posts:
+        reactions = " ".join(f"{key}{count}" for key, count in post.reactions.items())
+        state = post.status + (f" → #{post.duplicate_of}" if post.duplicate_of else "")
+        table.add_row(
+            str(post.id),
+            (iso_utc(post.date) or "—").replace("T", " ").removesuffix("Z"),
+            post.channel or "—",
+            Text(post.title or "(media only)"),
+            Text(reactions),
+            state,
+        )
+    console.print(table)
+    console.print(f"{len(posts)} post(s)")
+
+
+@app.command("show")
+def cmd_show(
+    ctx: typer.Context,
+    post_id: Annotated[int, typer.Argument(metavar="ID", help="The post's id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for other tools.")] = False,
+) -> None:
+    """Show one post: text, metadata, where it was seen, and its duplicates."""
+    settings = settings_of(ctx)
+
+    async def fetch() -> PostView:
+        async with open_store(settings) as factory, unit_of_work(factory) as session:
+            return await get_post(session, post_id)
+
+    post = run(fetch())
+    if as_json:
+        print_json(post.to_json_detail())
+        return
+    console.rule(f"post {post.id}")
+    facts = {
+        "channel": post.channel,
+        "date": iso_utc(post.date),
+        "status": post.status,
+        "author": post.author,
+        "forwarded from": post.forwarded_from,
+        "views": post.views,
+        "reactions": " ".join(f"{k} {v}" for k, v in post.reactions.items()) or None,
+        "hashtags": " ".join(post.hashtags) or None,
+        "media": ", ".join(str(m.get("kind")) for m in post.media) or None,
+        "duplicate of": (
+            f"#{post.duplicate_of} ({post.duplicate_reason}"
+            + (f", similarity {post.similarity:.2f})" if post.similarity is not None else ")")
+            if post.duplicate_of
+            else None
+        ),
+    }
+    for name, value in facts.items():
+        if value is not None:
+            console.print(Text.assemble((f"{name}: ", "bold"), str(value)))
+    console.print()
+    console.print(Text(post.text or "(no text)"))
+    console.print()
+    console.print("[bold]seen in:[/bold]")
+    for source in post.sources:
+        message = f" message {source.message_id}" if source.message_id is not None else ""
+        console.print(Text(f"  {source.file} ({source.format}){message}"))
+    if post.duplicates:
+        console.print("[bold]duplicates:[/bold]")
+        for duplicate in post.duplicates:
+            similarity = f" {duplicate.similarity:.2f}" if duplicate.similarity is not None else ""
+            console.print(
+                Text(
+                    f"  #{duplicate.id} {duplicate.duplicate_reason}{similarity}: {duplicate.title}"
+                )
+            )

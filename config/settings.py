@@ -1,0 +1,157 @@
+"""Application settings.
+
+Built once in an entry point (the CLI, the bot runner) and passed down; nothing reads the
+environment anywhere else. Tests build their own ``Settings(...)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_API_BASE = "https://api.telegram.org"
+DEFAULT_DATABASE_FILE = "tgpipe.db"
+
+# Users paste plain URLs from their hosting provider; map them to the async drivers we ship.
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+def normalise_database_url(value: str) -> str:
+    """Return ``value`` with the async driver tgpipe uses, or raise ``ValueError``."""
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError(f"not a database URL: {value!r}") from None
+    driver = _ASYNC_DRIVERS.get(url.drivername)
+    if driver is None:
+        supported = "sqlite:///PATH or postgresql://USER@HOST/DB"
+        raise ValueError(f"unsupported database {url.drivername!r}; use {supported}")
+    url = url.set(drivername=driver)
+    if driver.startswith("sqlite") and not url.database:
+        raise ValueError("a SQLite URL needs a file path, e.g. sqlite:///tgpipe.db")
+    if driver.startswith("postgresql") and not url.database:
+        raise ValueError(
+            "a PostgreSQL URL needs a database name, e.g. postgresql://user@host/tgpipe"
+        )
+    return url.render_as_string(hide_password=False)
+
+
+def default_database_url() -> str:
+    return f"sqlite+aiosqlite:///{Path.cwd() / DEFAULT_DATABASE_FILE}"
+
+
+class Settings(BaseSettings):
+    """Every setting tgpipe reads; see ``config/example.env`` for documentation."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TGPIPE_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    database_url: str = Field(default_factory=default_database_url)
+    bot_token: SecretStr | None = None
+    api_base: str = DEFAULT_API_BASE
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    timezone: str = "UTC"
+    redis_url: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    @field_validator("api_base")
+    @classmethod
+    def _api_base(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _admin_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.replace(";", ",").split(",")]
+            ids = []
+            for part in parts:
+                if not part:
+                    continue
+                try:
+                    ids.append(int(part))
+                except ValueError:
+                    raise ValueError(f"user ids must be integers, got {part!r}") from None
+            return frozenset(ids)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)"
+            ) from None
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"must be a redis:// URL, got {value!r}")
+        return value or None
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def database(self) -> URL:
+        return make_url(self.database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database.get_backend_name() == "sqlite"
+
+    def __repr_args__(self):  # type: ignore[no-untyped-def]
+        # Keep the password of a database URL out of reprs that may end up in logs.
+        for name, value in super().__repr_args__():
+            if name == "database_url" and isinstance(value, str):
+                value = make_url(value).render_as_string(hide_password=True)
+            yield name, value
+
+
+def format_validation_error(error: ValidationError) -> str:
+    """One line per bad setting, naming the environment variable, never echoing secrets."""
+    lines = []
+    for item in error.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in item["loc"]) or "settings"
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"TGPIPE_{field.upper()}: {message}")
+    return "; ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment (and ``.env``), with explicit overrides on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,4 @@
+"""Everything in tgpipe that does not talk to Telegram: parsers, normalisation, dedup, the store.
+
+This package never imports aiogram.
+"""

@@ -1,0 +1,1 @@
+"""Parsers of channel exports into one normalised shape (:mod:`pipeline.ingest.model`)."""

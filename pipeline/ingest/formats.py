@@ -1,0 +1,107 @@
+"""Which parser reads which file: the format registry, detection and folder expansion."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Protocol, cast
+
+from pipeline.errors import ParseError
+from pipeline.ingest.model import FORMATS, Event, ParseOptions
+from pipeline.ingest.source import detect_encoding
+
+_MODULES = {
+    "desktop-json": "pipeline.ingest.desktop_json",
+    "desktop-html": "pipeline.ingest.desktop_html",
+    "web-html": "pipeline.ingest.web_html",
+    "text": "pipeline.ingest.text_copy",
+    "article": "pipeline.ingest.article",
+}
+# Most specific first: an article is whatever text or HTML is nothing else.
+_SNIFF_ORDER = ("desktop-json", "desktop-html", "web-html", "text", "article")
+_HEAD_BYTES = 65536
+# Folders of a Telegram Desktop export that hold media, not messages.
+_MEDIA_DIRS = frozenset(
+    {
+        "photos",
+        "files",
+        "video_files",
+        "voice_messages",
+        "round_video_messages",
+        "stickers",
+        "css",
+        "js",
+        "images",
+        "contacts",
+        "calls",
+    }
+)
+_LATER_PAGE = re.compile(r"^messages\d+\.html$")
+
+
+class Parser(Protocol):
+    FORMAT: str
+
+    def sniff(self, path: Path, head: str) -> bool: ...
+
+    def parse(self, path: Path, options: ParseOptions) -> Iterator[Event]: ...
+
+
+def parser_for(format: str) -> Parser:
+    if format not in _MODULES:
+        raise ValueError(f"unknown format {format!r} (known: {', '.join(FORMATS)})")
+    module: ModuleType = importlib.import_module(_MODULES[format])
+    return cast(Parser, module)
+
+
+def read_head(path: Path) -> str:
+    """The first 64 KiB of a file as text, for sniffing."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_HEAD_BYTES)
+    except OSError as exc:
+        raise ParseError(str(path), None, f"cannot read: {exc.strerror or exc}") from None
+    if not head.strip():
+        raise ParseError(str(path), None, "empty file")
+    return head.decode(detect_encoding(head, path), errors="ignore")
+
+
+def detect_format(path: Path) -> str:
+    """The format of ``path`` from its content (a Desktop HTML folder counts as its first page)."""
+    head = read_head(path)
+    for format in _SNIFF_ORDER:
+        if parser_for(format).sniff(path, head):
+            return format
+    raise ParseError(
+        str(path), None, "not a channel export or article tgpipe can read (try --format)"
+    )
+
+
+def expand_inputs(paths: list[Path]) -> list[Path]:
+    """Files to import, in a stable order: folders are walked, Desktop HTML exports are
+    represented by their first page (the parser follows the pagination)."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(_walk(path))
+        else:
+            files.append(path)
+    return files
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    entries = sorted(folder.iterdir(), key=lambda p: p.name)
+    names = {entry.name for entry in entries}
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            if entry.name not in _MEDIA_DIRS:
+                yield from _walk(entry)
+        elif _LATER_PAGE.match(entry.name) and "messages.html" in names:
+            continue  # read by following the first page's pagination
+        elif entry.is_file():
+            yield entry

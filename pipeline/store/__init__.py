@@ -1,0 +1,1 @@
+"""The post store: SQLAlchemy models, engine/session setup, migrations helpers and queries."""

@@ -1,0 +1,316 @@
+"""The post store's tables (DESIGN.md, "The post store").
+
+Every schema change goes through an alembic revision in ``migrations/versions``; the test
+suite checks that these models and the migrations agree.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from pipeline.store.types import UTCDateTime, utcnow
+
+# Deterministic constraint names, so migrations can name what they alter on both backends.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as VARCHAR + CHECK rather than a native PostgreSQL enum: adding a value later is
+    # then an ordinary migration on both backends.
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class PostStatus(enum.StrEnum):
+    DRAFT = "draft"
+    QUEUED = "queued"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"
+
+
+class DuplicateReason(enum.StrEnum):
+    SAME_SOURCE = "same_source"
+    SAME_CONTENT = "same_content"
+    NEAR_DUPLICATE = "near_duplicate"
+
+
+class PublicationMode(enum.StrEnum):
+    COPY = "copy"  # copyMessage of the post's published original
+    FORWARD = "forward"  # forwardMessage of an existing message
+    SEND = "send"  # send the stored post's content
+
+
+class PublicationState(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"  # was 'sending' when a process died: maybe delivered, never resent
+
+
+class ImportStatus(enum.StrEnum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Channel(Base):
+    """A Telegram chat known to tgpipe: a source of imports and/or a publishing target."""
+
+    __tablename__ = "channels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    username: Mapped[str | None] = mapped_column(String(64), unique=True)  # lower case, no '@'
+    title: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text)
+    subscribers: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def display_name(self) -> str:
+        return f"@{self.username}" if self.username else self.title
+
+
+class Post(Base):
+    """One piece of content, deduplicated; its sightings are :class:`PostSource` rows."""
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        Index("ix_posts_status_date", "status", "date"),
+        CheckConstraint("duplicate_of IS NULL OR duplicate_of <> id", name="not_own_duplicate"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channels.id", ondelete="SET NULL"), index=True
+    )
+    text: Mapped[str] = mapped_column(Text, default="")
+    # Bot API MessageEntity dicts with UTF-16 offsets: republishable exactly as written.
+    entities: Mapped[list[Any]] = mapped_column(default=list)
+    media: Mapped[list[Any]] = mapped_column(default=list)
+    hashtags: Mapped[list[Any]] = mapped_column(default=list)
+    links: Mapped[list[Any]] = mapped_column(default=list)
+    link_preview: Mapped[dict[str, Any] | None] = mapped_column()
+    title: Mapped[str | None] = mapped_column(Text)  # articles' headline
+    forwarded_from: Mapped[str | None] = mapped_column(String(255))
+    author: Mapped[str | None] = mapped_column(String(255))
+    date: Mapped[datetime | None] = mapped_column()
+    edited_at: Mapped[datetime | None] = mapped_column()
+    views: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[PostStatus] = mapped_column(
+        _enum(PostStatus, "post_status"), default=PostStatus.DRAFT
+    )
+    # Normalised-content hash for same-content dedup; NULL for posts too short to compare.
+    content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    duplicate_of: Mapped[int | None] = mapped_column(
+        ForeignKey("posts.id", ondelete="SET NULL"), index=True
+    )
+    duplicate_reason: Mapped[DuplicateReason | None] = mapped_column(
+        _enum(DuplicateReason, "duplicate_reason")
+    )
+    similarity: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    channel: Mapped[Channel | None] = relationship(lazy="raise")
+    sources: Mapped[list[PostSource]] = relationship(
+        back_populates="post", lazy="raise", order_by="PostSource.id"
+    )
+    reactions: Mapped[list[ReactionCount]] = relationship(
+        lazy="raise", order_by="ReactionCount.reaction"
+    )
+
+
+class ChannelMessage(Base):
+    """The identity of a message in a chat: (channel, message id) belongs to exactly one post."""
+
+    __tablename__ = "channel_messages"
+    __table_args__ = (UniqueConstraint("channel_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+
+
+class PostSource(Base):
+    """Provenance: one place a post was seen (a message of a chat, in one file and format).
+
+    Re-importing the same file finds its row by (post, file, format, fingerprint) and only
+    refreshes ``last_seen_at`` and the import run, so sightings never pile up.
+    """
+
+    __tablename__ = "post_sources"
+    __table_args__ = (UniqueConstraint("post_id", "file", "format", "fingerprint"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channels.id", ondelete="SET NULL"), index=True
+    )
+    message_id: Mapped[int | None] = mapped_column(BigInteger)  # None: the format has no ids
+    import_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("import_runs.id", ondelete="SET NULL"), index=True
+    )
+    file: Mapped[str] = mapped_column(String(1024))
+    format: Mapped[str] = mapped_column(String(32))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # hash of the message as read
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    post: Mapped[Post] = relationship(back_populates="sources", lazy="raise")
+    channel: Mapped[Channel | None] = relationship(lazy="raise")
+
+
+class ReactionCount(Base):
+    """The latest count of one reaction type on one post."""
+
+    __tablename__ = "reaction_counts"
+    __table_args__ = (UniqueConstraint("post_id", "reaction"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    # The emoji itself, 'custom:<custom_emoji_id>' or 'paid' (the CLI's JSON keys).
+    reaction: Mapped[str] = mapped_column(String(96))
+    count: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ReactionSnapshot(Base):
+    """A reaction count at one moment, so growth can be charted."""
+
+    __tablename__ = "reaction_snapshots"
+    __table_args__ = (Index("ix_reaction_snapshots_post_id_taken_at", "post_id", "taken_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    reaction: Mapped[str] = mapped_column(String(96))
+    count: Mapped[int] = mapped_column(Integer)
+    taken_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AutopostRule(Base):
+    """Recurring posting of queued drafts to one chat, on a cron expression in a time zone."""
+
+    __tablename__ = "autopost_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_chat: Mapped[str] = mapped_column(String(64), index=True)  # '@name' or numeric id
+    cron: Mapped[str] = mapped_column(String(128))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    policy: Mapped[str] = mapped_column(String(32), default="oldest")
+    source_channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channels.id", ondelete="SET NULL")
+    )
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_fired_at: Mapped[datetime | None] = mapped_column()
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Publication(Base):
+    """One planned delivery of a post (or a forward of a message) to one chat at one time."""
+
+    __tablename__ = "publications"
+    __table_args__ = (
+        # The dispatcher's query: what is due, oldest first.
+        Index("ix_publications_state_due_at", "state", "due_at"),
+        CheckConstraint(
+            "post_id IS NOT NULL OR (from_chat IS NOT NULL AND from_message_id IS NOT NULL)",
+            name="has_content",
+        ),
+        CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int | None] = mapped_column(
+        ForeignKey("posts.id", ondelete="RESTRICT"), index=True
+    )
+    mode: Mapped[PublicationMode] = mapped_column(_enum(PublicationMode, "publication_mode"))
+    target_chat: Mapped[str] = mapped_column(String(64), index=True)
+    from_chat: Mapped[str | None] = mapped_column(String(64))  # forwards: the source chat
+    from_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    due_at: Mapped[datetime] = mapped_column()
+    state: Mapped[PublicationState] = mapped_column(
+        _enum(PublicationState, "publication_state"), default=PublicationState.SCHEDULED
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    message_ids: Mapped[list[Any]] = mapped_column(default=list)  # Telegram ids once sent
+    claimed_by: Mapped[str | None] = mapped_column(String(64))  # instance that is sending it
+    claimed_at: Mapped[datetime | None] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()
+    autopost_rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("autopost_rules.id", ondelete="SET NULL")
+    )
+    created_by: Mapped[int | None] = mapped_column(BigInteger)  # Telegram user id, None = CLI
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    post: Mapped[Post | None] = relationship(lazy="raise")
+
+
+class ImportRun(Base):
+    """What one import did, kept so admins can look at it later."""
+
+    __tablename__ = "import_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column()
+    status: Mapped[ImportStatus] = mapped_column(
+        _enum(ImportStatus, "import_status"), default=ImportStatus.RUNNING
+    )
+    requested_by: Mapped[str | None] = mapped_column(String(64))  # 'cli' or a Telegram user id
+    parsed: Mapped[int] = mapped_column(Integer, default=0)
+    new: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    near_duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    files: Mapped[list[Any]] = mapped_column(default=list)  # the per-file report
+    errors: Mapped[list[Any]] = mapped_column(default=list)
