@@ -11,7 +11,7 @@ import typer
 from pydantic import ValidationError
 
 from cli import db, imports, posts
-from cli.common import print_error
+from cli.common import print_error, run, settings_of
 from config.settings import Settings, format_validation_error
 from pipeline.errors import ConfigError, TgpipeError
 
@@ -47,10 +47,22 @@ def root(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         ctx.obj = Settings()
     except ValidationError as exc:
         raise ConfigError(f"configuration error: {format_validation_error(exc)}") from None
+
+
+@app.command("run")
+def cmd_run(ctx: typer.Context) -> None:
+    """Run the bot (long polling) until SIGTERM or Ctrl-C."""
+    from bot.app import run_bot  # aiogram is only imported by the commands that talk to Telegram
+
+    settings = settings_of(ctx)
+    logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
+    run(run_bot(settings))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,6 +12,8 @@ from pipeline.store import migrate
 from pipeline.store.db import SessionFactory, create_engine, create_session_factory
 from tests.db import backends, database
 
+pytest_plugins = ["tests.fake_telegram.fixtures"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Real exports live beside the repository (DESIGN.md, "Testing"); never copied into it.
 EXPORTS_DIR = (REPO_ROOT / ".." / "shared" / "exports").resolve()

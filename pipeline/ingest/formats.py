@@ -39,7 +39,7 @@ _MEDIA_DIRS = frozenset(
         "calls",
     }
 )
-_LATER_PAGE = re.compile(r"^messages\d+\.html$")
+_PAGE = re.compile(r"^messages(\d*)\.html$")
 
 
 class Parser(Protocol):
@@ -92,16 +92,22 @@ def expand_inputs(paths: list[Path]) -> list[Path]:
     return files
 
 
+def _page_number(name: str) -> int | None:
+    match = _PAGE.match(name)
+    return (int(match.group(1)) if match.group(1) else 1) if match else None
+
+
 def _walk(folder: Path) -> Iterator[Path]:
     entries = sorted(folder.iterdir(), key=lambda p: p.name)
-    names = {entry.name for entry in entries}
+    pages = [n for entry in entries if (n := _page_number(entry.name)) is not None]
+    first_page = min(pages, default=None)
     for entry in entries:
         if entry.name.startswith("."):
             continue
         if entry.is_dir():
             if entry.name not in _MEDIA_DIRS:
                 yield from _walk(entry)
-        elif _LATER_PAGE.match(entry.name) and "messages.html" in names:
+        elif _page_number(entry.name) not in (None, first_page):
             continue  # read by following the first page's pagination
         elif entry.is_file():
             yield entry

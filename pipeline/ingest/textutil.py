@@ -15,7 +15,7 @@ _TRAILING = ".,;:!?)]}'\""
 
 def utf16_len(text: str) -> int:
     """Length of ``text`` in UTF-16 code units, the unit of Bot API entity offsets."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
 
 
 def utf16_slice(text: str, offset: int, length: int) -> str:

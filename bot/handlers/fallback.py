@@ -1,0 +1,34 @@
+"""What nothing else answered: strangers are told the bot is private, admins get a hint."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import F, Router
+from aiogram.types import Message, User
+
+from bot.filters import IsAdmin
+
+log = logging.getLogger(__name__)
+
+
+async def cmd_unknown(message: Message) -> None:
+    await message.answer("Unknown command. Send /help for the list.")
+
+
+async def cmd_refuse(message: Message, event_from_user: User | None = None) -> None:
+    user_id = event_from_user.id if event_from_user else None
+    log.info("refused a message from user %s in chat %s", user_id, message.chat.id)
+    await message.answer(
+        "This bot is private: only the admins of its channels can use it.\n"
+        f"(Your Telegram user id is {user_id}; an admin can add it to TGPIPE_ADMIN_IDS.)"
+    )
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    # Only private chats: the bot must stay silent in the channels and groups it serves.
+    router.message.filter(F.chat.type == "private")
+    router.message.register(cmd_unknown, IsAdmin())
+    router.message.register(cmd_refuse)
+    return router

@@ -1,0 +1,31 @@
+"""/start and /help."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command, CommandStart
+from aiogram.types import Message
+
+from bot.filters import IsAdmin
+
+COMMANDS = {
+    "help": "what this bot can do",
+    "posts": "the latest posts in the store (/posts CHANNEL for one channel)",
+    "post": "one post with its sources: /post ID",
+}
+
+HELP_TEXT = "<b>tgpipe</b>: your channels' content pipeline.\n\n" + "\n".join(
+    f"/{name} — {description}" for name, description in COMMANDS.items()
+)
+
+
+async def cmd_help(message: Message) -> None:
+    await message.answer(HELP_TEXT)
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(IsAdmin())
+    router.message.register(cmd_help, CommandStart())
+    router.message.register(cmd_help, Command("help"))
+    return router

@@ -1,0 +1,176 @@
+"""The bot end to end: the real aiogram client polling the fake Bot API over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import run_bot
+from config.settings import Settings
+from tests.fake_telegram.server import FakeTelegram
+from tests.fake_telegram.updates import channel_post, private_message
+from tests.seed import seed_store
+
+ADMIN = 1001
+STRANGER = 2002
+
+
+@pytest.fixture
+async def running_bot(
+    fake_telegram: FakeTelegram, database_url: str
+) -> AsyncIterator[FakeTelegram]:
+    """`run_bot` polling the fake, on a store with three posts."""
+    await seed_store(database_url)
+    settings = Settings(
+        database_url=database_url,
+        bot_token=fake_telegram.token,
+        api_base=fake_telegram.base_url,
+        admin_ids=frozenset({ADMIN}),
+    )
+    task = asyncio.create_task(run_bot(settings, handle_signals=False))
+    fake_telegram.bot_task = task  # type: ignore[attr-defined]
+    await fake_telegram.wait_for("getUpdates")
+    yield fake_telegram
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def ask(fake: FakeTelegram, text: str, user_id: int = ADMIN) -> str:
+    before = len(fake.calls_to("sendMessage"))
+    fake.push_update(private_message(text, user_id=user_id))
+    calls = await fake.wait_for("sendMessage", count=before + 1)
+    reply = calls[before]
+    assert reply.params["chat_id"] == user_id
+    return str(reply.params["text"])
+
+
+async def test_startup_registers_commands(running_bot: FakeTelegram) -> None:
+    (call,) = running_bot.calls_to("setMyCommands")
+    names = [command["command"] for command in call.params["commands"]]
+    assert names == ["help", "posts", "post"]
+
+
+async def test_help_for_admins(running_bot: FakeTelegram) -> None:
+    for command in ("/start", "/help"):
+        text = await ask(running_bot, command)
+        assert "/posts" in text
+        assert "/post " in text
+
+
+async def test_strangers_are_refused_with_their_id(running_bot: FakeTelegram) -> None:
+    for command in ("/help", "/posts", "hello"):
+        text = await ask(running_bot, command, user_id=STRANGER)
+        assert "only the admins" in text
+        assert str(STRANGER) in text
+
+
+async def test_unknown_command_from_admin(running_bot: FakeTelegram) -> None:
+    assert "Unknown command" in await ask(running_bot, "/frobnicate")
+
+
+async def test_posts_lists_the_store(running_bot: FakeTelegram) -> None:
+    text = await ask(running_bot, "/posts")
+    assert "<code>#1</code> 2024-05-01 Новая модель · 55❤" in text
+    assert "<code>#2</code> 2024-05-02 (media only)" in text
+    assert "#3" not in text  # a duplicate
+
+
+async def test_post_shows_one_post_and_its_sources(running_bot: FakeTelegram) -> None:
+    text = await ask(running_bot, "/post 1")
+    assert "<b>#1</b> · @nn_for_science · draft" in text
+    assert "forwarded from Other Channel" in text
+    assert "• export/result.json (desktop-json) #10" in text
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("/post 999", "⚠️ no post with id 999"),
+        ("/posts nosuchchannel", "⚠️ no channel 'nosuchchannel'"),
+        ("/post", "Usage: /post ID"),
+    ],
+)
+async def test_errors_become_replies(
+    running_bot: FakeTelegram, command: str, expected: str
+) -> None:
+    assert (await ask(running_bot, command)).startswith(expected)
+
+
+async def test_silent_in_channels(running_bot: FakeTelegram) -> None:
+    running_bot.push_update(channel_post(-1001234567890, 5, "/help"))
+    await ask(running_bot, "/help")  # a later update was handled, so the post was seen
+    assert all(call.params["chat_id"] == ADMIN for call in running_bot.calls_to("sendMessage"))
+
+
+async def test_stopping_lets_commands_in_progress_finish(
+    running_bot: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="aiogram.event")
+    running_bot.delay("sendMessage", 1.0)
+    update_id = running_bot.push_update(private_message("/help", user_id=ADMIN))
+    await running_bot.wait_for("sendMessage")  # the reply is on its way when the stop comes
+    task = running_bot.bot_task  # type: ignore[attr-defined]
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    handled = [
+        r.getMessage() for r in caplog.records if f"Update id={update_id} is" in r.getMessage()
+    ]
+    assert handled
+    assert all(" is handled" in line for line in handled), handled
+
+
+def test_tgpipe_run_stops_cleanly_on_sigterm(
+    fake_telegram_thread: FakeTelegram, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TGPIPE_")}
+    env.update(fake_telegram_thread.env, TGPIPE_ADMIN_IDS=str(ADMIN))
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("tgpipe")), "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        fake_telegram_thread.wait_for_sync("getUpdates", timeout=30)
+        fake_telegram_thread.push_update(private_message("/help", user_id=ADMIN))
+        (reply,) = fake_telegram_thread.wait_for_sync("sendMessage", timeout=10)
+        assert "/posts" in reply.params["text"]
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert "tgpipe stopped" in stderr
+    assert fake_telegram_thread.token not in stderr
+    assert fake_telegram_thread.token.split(":")[1] not in stderr
+
+
+def test_tgpipe_run_without_token(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TGPIPE_")}
+    run = subprocess.run(
+        [str(Path(sys.executable).with_name("tgpipe")), "run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines()[-1] == (
+        "tgpipe: error: TGPIPE_BOT_TOKEN is not set: `tgpipe run` needs the token from @BotFather"
+    )
