@@ -38,11 +38,10 @@ def cmd_import(
     async def go(progress: Progress | None) -> ImportReport:
         task = progress.add_task("importing", total=None) if progress else None
 
-        def on_progress(report: FileReport) -> None:
+        def on_progress(report: FileReport, done: int, total: int) -> None:
             if progress is not None and task is not None:
-                progress.update(
-                    task, description=f"{Path(report.path).name}: {report.parsed} posts"
-                )
+                description = f"{Path(report.path).name}: {report.parsed:,} posts"
+                progress.update(task, description=description, completed=done, total=total)
 
         async with open_store(settings) as factory:
             return await import_paths(factory, paths, options, on_progress if progress else None)
@@ -64,14 +63,19 @@ def cmd_import(
         print_json(report.to_json())
     else:
         _print_report(report)
+    # Rejections go to stderr in both modes, so cron logs show them beside the JSON.
+    for item in report.files:
+        for error in item.errors:
+            print_error(f"error: {error}")
     if not report.ok:
         raise typer.Exit(1)
 
 
 def _print_report(report: ImportReport) -> None:
     table = Table(title=f"import run {report.run_id}")
-    for column in ("file", "format", "parsed", "new", "duplicates", "skipped", "result"):
-        table.add_column(column)
+    table.add_column("file", overflow="fold", min_width=16)
+    for column in ("format", "parsed", "new", "duplicates", "skipped", "result"):
+        table.add_column(column, no_wrap=True, justify="left" if column == "format" else "right")
     for item in report.files:
         table.add_row(
             Text(item.path),
@@ -86,5 +90,3 @@ def _print_report(report: ImportReport) -> None:
     for item in report.files:
         for note in item.notes:
             console.print(Text(f"note: {item.path}: {note}"))
-        for error in item.errors:
-            print_error(f"error: {error}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -49,22 +50,36 @@ def cmd_list(
     if not posts:
         console.print("No posts yet. Import an export with [bold]tgpipe import PATH[/bold].")
         return
-    table = Table(show_lines=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("id", "date (UTC)", "channel", "title", "reactions", "status"):
-        table.add_column(column, overflow="fold" if column == "title" else "ellipsis")
+        table.add_column(column, justify="right" if column == "id" else "left")
     for post in posts:
-        reactions = " ".join(f"{key}{count}" for key, count in post.reactions.items())
+        reactions = " ".join(f"{_reaction_label(key)}{n}" for key, n in post.reactions.items())
         state = post.status + (f" → #{post.duplicate_of}" if post.duplicate_of else "")
         table.add_row(
             str(post.id),
-            (iso_utc(post.date) or "—").replace("T", " ").removesuffix("Z"),
+            post.date.strftime("%Y-%m-%d %H:%M") if post.date else "—",
             post.channel or "—",
-            Text(post.title or "(media only)"),
-            Text(reactions),
+            Text(_clip(post.title, 40) or _media_label(post)),
+            Text(_clip(reactions, 16)),
             state,
         )
     console.print(table)
     console.print(f"{len(posts)} post(s)")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _reaction_label(key: str) -> str:
+    # Custom emoji ids are long numbers; Telegram draws paid reactions as a star.
+    return "◆" if key.startswith("custom:") else "⭐" if key == "paid" else key
+
+
+def _media_label(post: PostView) -> str:
+    kinds = sorted({str(item.get("kind")) for item in post.media})
+    return f"({', '.join(kinds)})" if kinds else "(empty)"
 
 
 @app.command("show")

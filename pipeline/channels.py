@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pipeline.errors import NotFoundError
@@ -21,19 +21,23 @@ def normalise_username(name: str) -> str:
 
 async def find_channel(session: AsyncSession, name: str) -> Channel:
     """The channel called ``name``: its @username, its title, or its Telegram id."""
-    conditions = [
-        Channel.username == normalise_username(name),
-        func.lower(Channel.title) == name.strip().lower(),
+    # Matched in Python: SQLite's lower() folds ASCII only, and titles are rarely ASCII.
+    wanted = name.strip().casefold()
+    username = normalise_username(name)
+    numeric = name.strip().removeprefix("-100")
+    telegram_id = int(numeric) if numeric.lstrip("-").isdigit() else None
+    known = (await session.scalars(select(Channel).order_by(Channel.title))).all()
+    matches = [
+        channel
+        for channel in known
+        if channel.username == username
+        or channel.title.casefold() == wanted
+        or (telegram_id is not None and channel.telegram_id == telegram_id)
     ]
-    stripped = name.strip().removeprefix("-100")
-    if stripped.lstrip("-").isdigit():
-        conditions.append(Channel.telegram_id == int(stripped))
-    channels = (await session.scalars(select(Channel).where(or_(*conditions)))).all()
-    if len(channels) == 1:
-        return channels[0]
-    if len(channels) > 1:
-        names = ", ".join(f"{c.display_name} (id {c.id})" for c in channels)
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        names = ", ".join(f"{c.display_name} (id {c.id})" for c in matches)
         raise NotFoundError(f"channel {name!r} is ambiguous: {names}")
-    known = (await session.scalars(select(Channel).order_by(Channel.title).limit(20))).all()
-    hint = ", ".join(c.display_name for c in known) or "none yet: import an export first"
+    hint = ", ".join(c.display_name for c in known[:20]) or "none yet: import an export first"
     raise NotFoundError(f"no channel {name!r} (known channels: {hint})")

@@ -35,3 +35,7 @@ class ParseError(TgpipeError):
         self.reason = reason
         where = f"{file}: {place}" if place else file
         super().__init__(f"{where}: {reason}")
+
+    def __reduce__(self) -> tuple[type[ParseError], tuple[str, str | None, str]]:
+        # Crosses from the parser worker process to the importer.
+        return (type(self), (self.file, self.place, self.reason))

@@ -12,6 +12,8 @@ from sqlalchemy.orm import selectinload
 
 from pipeline.channels import find_channel
 from pipeline.errors import NotFoundError
+from pipeline.ingest.model import Entity
+from pipeline.ingest.textutil import extract_hashtags, extract_links
 from pipeline.store.models import Post, PostSource, PostStatus
 
 
@@ -47,6 +49,7 @@ class PostView:
     title: str
     text: str
     forwarded_from: str | None
+    reply_to: int | None
     author: str | None
     reactions: dict[str, int]
     views: int | None
@@ -70,11 +73,13 @@ class PostView:
             title=post.title or first_line(post.text),
             text=post.text,
             forwarded_from=post.forwarded_from,
+            reply_to=post.reply_to,
             author=post.author,
             reactions={r.reaction: r.count for r in post.reactions},
             views=post.views,
-            hashtags=list(post.hashtags),
-            links=list(post.links),
+            # Derived from the text on reading: never stale, and imports store less.
+            hashtags=extract_hashtags(post.text),
+            links=extract_links(post.text, [Entity(**entity) for entity in post.entities]),
             media=list(post.media),
             entities=list(post.entities),
             date=post.date,
@@ -97,6 +102,7 @@ class PostView:
             "title": self.title,
             "text": self.text,
             "forwarded_from": self.forwarded_from,
+            "reply_to": self.reply_to,
             "author": self.author,
             "reactions": self.reactions,
             "views": self.views,

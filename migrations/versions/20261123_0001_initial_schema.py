@@ -98,11 +98,10 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("entities", sa.JSON(), nullable=False),
         sa.Column("media", sa.JSON(), nullable=False),
-        sa.Column("hashtags", sa.JSON(), nullable=False),
-        sa.Column("links", sa.JSON(), nullable=False),
         sa.Column("link_preview", sa.JSON(), nullable=True),
         sa.Column("title", sa.Text(), nullable=True),
         sa.Column("forwarded_from", sa.String(length=255), nullable=True),
+        sa.Column("reply_to", sa.BigInteger(), nullable=True),
         sa.Column("author", sa.String(length=255), nullable=True),
         sa.Column("date", sa.DateTime(timezone=True), nullable=True),
         sa.Column("edited_at", sa.DateTime(timezone=True), nullable=True),
@@ -234,7 +233,6 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_post_sources_import_run_id"), ["import_run_id"], unique=False
         )
-        batch_op.create_index(batch_op.f("ix_post_sources_post_id"), ["post_id"], unique=False)
 
     op.create_table(
         "publications",
@@ -364,7 +362,6 @@ def downgrade() -> None:
 
     op.drop_table("publications")
     with op.batch_alter_table("post_sources", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_post_sources_post_id"))
         batch_op.drop_index(batch_op.f("ix_post_sources_import_run_id"))
         batch_op.drop_index(batch_op.f("ix_post_sources_channel_id"))
 

@@ -39,6 +39,8 @@ _MEDIA_DIRS = frozenset(
         "calls",
     }
 )
+# Walking a folder takes the files exports come as; a file named explicitly is always read.
+_EXPORT_SUFFIXES = frozenset({".json", ".html", ".htm", ".txt"})
 _PAGE = re.compile(r"^messages(\d*)\.html$")
 
 
@@ -81,8 +83,9 @@ def detect_format(path: Path) -> str:
 
 
 def expand_inputs(paths: list[Path]) -> list[Path]:
-    """Files to import, in a stable order: folders are walked, Desktop HTML exports are
-    represented by their first page (the parser follows the pagination)."""
+    """Files to import, in a stable order: folders are walked (export-like files only: JSON,
+    HTML, text), Desktop HTML exports are represented by their first page (the parser follows
+    the pagination)."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -109,5 +112,5 @@ def _walk(folder: Path) -> Iterator[Path]:
                 yield from _walk(entry)
         elif _page_number(entry.name) not in (None, first_page):
             continue  # read by following the first page's pagination
-        elif entry.is_file():
+        elif entry.is_file() and entry.suffix.lower() in _EXPORT_SUFFIXES:
             yield entry

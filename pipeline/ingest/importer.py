@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
+from contextlib import aclosing, suppress
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -27,10 +28,11 @@ from pipeline.ingest.model import (
     Skipped,
 )
 from pipeline.ingest.report import FileReport, ImportReport
+from pipeline.ingest.worker import PROCESS_THRESHOLD_BYTES, parse_in_process
 from pipeline.ingest.writer import PostWriter, upsert_channel
 from pipeline.store.db import SessionFactory, unit_of_work
 from pipeline.store.models import ImportRun, ImportStatus
-from pipeline.store.types import utcnow
+from pipeline.store.types import now_utc
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,8 @@ log = logging.getLogger(__name__)
 # (the bot, when an admin uploads an export) stays responsive during a long import.
 _EVENTS_PER_SLICE = 2000
 
-Progress = Callable[[FileReport], None]
+# Called as files advance: (the current file's report, files finished, files in all).
+Progress = Callable[[FileReport, int, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,17 +70,23 @@ async def import_paths(
         session.add(run)
         await session.flush()
         report.run_id = run.id
-    for path in expand_inputs(paths):
+    files = expand_inputs(paths)
+    for done, path in enumerate(files):
         file_report = FileReport(path=str(path))
         report.files.append(file_report)
+
+        def advance(item: FileReport, done: int = done) -> None:
+            if progress:
+                progress(item, done, len(files))
+
         try:
-            await _import_file(factory, path, options, report.run_id, file_report, progress)
+            await _import_file(factory, path, options, report.run_id, file_report, advance)
         except ParseError as exc:
             file_report.rejected = 1
             file_report.errors.append(str(exc))
-            log.warning("rejected %s", exc)
+            log.info("rejected %s", exc)
         if progress:
-            progress(file_report)
+            progress(file_report, done + 1, len(files))
     async with unit_of_work(factory) as session:
         run = await session.get_one(ImportRun, report.run_id)
         totals = report.totals()
@@ -86,7 +95,7 @@ async def import_paths(
         run.files = [f.to_json() for f in report.files]
         run.errors = [error for f in report.files for error in f.errors]
         run.status = ImportStatus.DONE if report.ok else ImportStatus.FAILED
-        run.finished_at = utcnow()
+        run.finished_at = now_utc()
     return report
 
 
@@ -96,36 +105,35 @@ async def _import_file(
     options: ImportOptions,
     run_id: int | None,
     report: FileReport,
-    progress: Progress | None,
+    progress: Callable[[FileReport], None],
 ) -> None:
     format = options.format if options.format != "auto" else detect_format(path)
     report.format = format
-    parser = parser_for(format)
-    events = parser.parse(path, ParseOptions(timezone=options.timezone, channel=options.channel))
+    parse_options = ParseOptions(timezone=options.timezone, channel=options.channel)
     try:
         async with unit_of_work(factory) as session:
             writer = PostWriter(
                 session, file=str(path), format=format, import_run_id=run_id, report=report
             )
             channel_seen = False
-            while batch := await asyncio.to_thread(_next_slice, events, path):
-                for event in batch:
-                    if isinstance(event, ChannelInfo):
-                        channel_seen = True
-                        await writer.set_channel(
-                            await upsert_channel(session, _named(event, options))
-                        )
-                    elif isinstance(event, ParsedPost):
-                        if not channel_seen and options.channel:
+            async with aclosing(_slices(format, path, parse_options)) as slices:
+                async for batch in slices:
+                    for event in batch:
+                        if isinstance(event, ChannelInfo):
                             channel_seen = True
-                            info = _named(ChannelInfo(), options)
-                            await writer.set_channel(await upsert_channel(session, info))
-                        await writer.add(event)
-                    elif isinstance(event, Skipped):
-                        report.skipped += 1
-                    elif isinstance(event, Note) and event.message not in report.notes:
-                        report.notes.append(event.message)
-                if progress:
+                            await writer.set_channel(
+                                await upsert_channel(session, _named(event, options))
+                            )
+                        elif isinstance(event, ParsedPost):
+                            if not channel_seen and options.channel:
+                                channel_seen = True
+                                info = _named(ChannelInfo(), options)
+                                await writer.set_channel(await upsert_channel(session, info))
+                            await writer.add(event)
+                        elif isinstance(event, Skipped):
+                            report.skipped += 1
+                        elif isinstance(event, Note) and event.message not in report.notes:
+                            report.notes.append(event.message)
                     progress(report)
             await writer.flush()
     except ParseError:
@@ -143,6 +151,25 @@ def _named(info: ChannelInfo, options: ImportOptions) -> ChannelInfo:
         else:
             info.title = name
     return info
+
+
+def _slices(format: str, path: Path, options: ParseOptions) -> AsyncGenerator[list[Event], None]:
+    if path.is_file() and path.stat().st_size >= PROCESS_THRESHOLD_BYTES:
+        return parse_in_process(format, path, options)
+    return _read_ahead(parser_for(format).parse(path, options), path)
+
+
+async def _read_ahead(events: Iterator[Event], path: Path) -> AsyncGenerator[list[Event], None]:
+    """Slices of ``events``; the next is parsed in a worker thread while this one is written."""
+    pending = asyncio.ensure_future(asyncio.to_thread(_next_slice, events, path))
+    try:
+        while batch := await pending:
+            pending = asyncio.ensure_future(asyncio.to_thread(_next_slice, events, path))
+            yield batch
+    finally:
+        # The generator must not be closed while the worker is still inside it.
+        with suppress(BaseException):
+            await pending
 
 
 def _next_slice(events: Iterator[Event], path: Path) -> list[Event]:

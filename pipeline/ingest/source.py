@@ -34,6 +34,12 @@ def detect_encoding(head: bytes, path: Path | str) -> str:
     except UnicodeDecodeError as exc:
         if exc.start >= len(head) - 3 and exc.reason == "unexpected end of data":
             return "utf-8"
+    # A UTF-8 file with a few corrupt bytes is still UTF-8 (Cyrillic UTF-8 read as cp1251
+    # also looks Cyrillic): call it UTF-8 so the reader reports the bad byte's place.
+    non_ascii = sum(1 for byte in head if byte > 0x7F)
+    invalid = head.decode("utf-8", errors="replace").count("\ufffd")
+    if non_ascii and invalid * 50 < non_ascii:
+        return "utf-8"
     try:
         decoded = head.decode("cp1251")
     except UnicodeDecodeError:

@@ -8,8 +8,11 @@ from collections.abc import Iterable
 from pipeline.ingest.model import Entity
 
 # Telegram hashtags: '#' then letters, digits or underscores (any script), not all digits.
-_HASHTAG = re.compile(r"(?<![\w#])#(\w*[^\W\d]\w*)")
-_URL = re.compile(r"""(?i)\b(?:https?://|www\.|t\.me/)[^\s<>"'«»]+""")
+# Patterns start with a literal where they can: the regex engine then skips ahead with a fast
+# substring search instead of trying every position (this runs on every imported post).
+_HASHTAG = re.compile(r"#(\w*[^\W\d]\w*)")
+_URL = re.compile(r"""(?i)(?:https?://|www\.|t\.me/)[^\s<>"'«»]+""")
+_URL_HINTS = ("http", "HTTP", "Http", "www.", "WWW.", "t.me/", "T.me/")
 _TRAILING = ".,;:!?)]}'\""
 
 
@@ -91,8 +94,13 @@ class EntityBuilder:
 
 def extract_hashtags(text: str) -> list[str]:
     """Hashtags in order of first appearance, without duplicates, as written (with '#')."""
+    if "#" not in text:
+        return []
     seen: dict[str, None] = {}
     for match in _HASHTAG.finditer(text):
+        start = match.start()
+        if start and (text[start - 1].isalnum() or text[start - 1] in "_#"):
+            continue  # part of a word or of '##', not a hashtag
         seen.setdefault("#" + match.group(1), None)
     return list(seen)
 
@@ -103,7 +111,12 @@ def extract_links(text: str, entities: Iterable[Entity] = ()) -> list[str]:
     for entity in entities:
         if entity.type == "text_link" and entity.url:
             seen.setdefault(entity.url, None)
+    if not any(hint in text for hint in _URL_HINTS):
+        return list(seen)
     for match in _URL.finditer(text):
+        start = match.start()
+        if start and (text[start - 1].isalnum() or text[start - 1] == "_"):
+            continue  # e.g. 'xhttp://' or 'abcwww.' is not the start of a link
         url = match.group(0).rstrip(_TRAILING)
         if not url.lower().startswith(("http://", "https://")):
             url = "https://" + url

@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from pipeline.store.types import UTCDateTime, utcnow
+from pipeline.store.types import UTCDateTime, now_utc
 
 # Deterministic constraint names, so migrations can name what they alter on both backends.
 NAMING_CONVENTION = {
@@ -43,7 +43,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {
         datetime: UTCDateTime(),
-        dict[str, Any]: JSON(),
+        dict[str, Any]: JSON(none_as_null=True),  # None is SQL NULL, not JSON null
         list[Any]: JSON(),
     }
 
@@ -107,8 +107,8 @@ class Channel(Base):
     title: Mapped[str] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(Text)
     subscribers: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
 
     @property
     def display_name(self) -> str:
@@ -132,11 +132,10 @@ class Post(Base):
     # Bot API MessageEntity dicts with UTF-16 offsets: republishable exactly as written.
     entities: Mapped[list[Any]] = mapped_column(default=list)
     media: Mapped[list[Any]] = mapped_column(default=list)
-    hashtags: Mapped[list[Any]] = mapped_column(default=list)
-    links: Mapped[list[Any]] = mapped_column(default=list)
     link_preview: Mapped[dict[str, Any] | None] = mapped_column()
     title: Mapped[str | None] = mapped_column(Text)  # articles' headline
     forwarded_from: Mapped[str | None] = mapped_column(String(255))
+    reply_to: Mapped[int | None] = mapped_column(BigInteger)  # a message id in the same chat
     author: Mapped[str | None] = mapped_column(String(255))
     date: Mapped[datetime | None] = mapped_column()
     edited_at: Mapped[datetime | None] = mapped_column()
@@ -153,8 +152,8 @@ class Post(Base):
         _enum(DuplicateReason, "duplicate_reason")
     )
     similarity: Mapped[float | None] = mapped_column(Float)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
 
     channel: Mapped[Channel | None] = relationship(lazy="raise")
     sources: Mapped[list[PostSource]] = relationship(
@@ -185,10 +184,11 @@ class PostSource(Base):
     """
 
     __tablename__ = "post_sources"
+    # Its leading post_id also serves look-ups of a post's sources.
     __table_args__ = (UniqueConstraint("post_id", "file", "format", "fingerprint"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
     channel_id: Mapped[int | None] = mapped_column(
         ForeignKey("channels.id", ondelete="SET NULL"), index=True
     )
@@ -199,8 +199,8 @@ class PostSource(Base):
     file: Mapped[str] = mapped_column(String(1024))
     format: Mapped[str] = mapped_column(String(32))
     fingerprint: Mapped[str] = mapped_column(String(64))  # hash of the message as read
-    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    first_seen_at: Mapped[datetime] = mapped_column(default=now_utc)
+    last_seen_at: Mapped[datetime] = mapped_column(default=now_utc)
 
     post: Mapped[Post] = relationship(back_populates="sources", lazy="raise")
     channel: Mapped[Channel | None] = relationship(lazy="raise")
@@ -217,7 +217,7 @@ class ReactionCount(Base):
     # The emoji itself, 'custom:<custom_emoji_id>' or 'paid' (the CLI's JSON keys).
     reaction: Mapped[str] = mapped_column(String(96))
     count: Mapped[int] = mapped_column(Integer)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
 
 
 class ReactionSnapshot(Base):
@@ -230,7 +230,7 @@ class ReactionSnapshot(Base):
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
     reaction: Mapped[str] = mapped_column(String(96))
     count: Mapped[int] = mapped_column(Integer)
-    taken_at: Mapped[datetime] = mapped_column(default=utcnow)
+    taken_at: Mapped[datetime] = mapped_column(default=now_utc)
 
 
 class AutopostRule(Base):
@@ -249,7 +249,7 @@ class AutopostRule(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     last_fired_at: Mapped[datetime | None] = mapped_column()
     created_by: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
 
 
 class Publication(Base):
@@ -288,8 +288,8 @@ class Publication(Base):
         ForeignKey("autopost_rules.id", ondelete="SET NULL")
     )
     created_by: Mapped[int | None] = mapped_column(BigInteger)  # Telegram user id, None = CLI
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
 
     post: Mapped[Post | None] = relationship(lazy="raise")
 
@@ -300,7 +300,7 @@ class ImportRun(Base):
     __tablename__ = "import_runs"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    started_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[datetime] = mapped_column(default=now_utc, index=True)
     finished_at: Mapped[datetime | None] = mapped_column()
     status: Mapped[ImportStatus] = mapped_column(
         _enum(ImportStatus, "import_status"), default=ImportStatus.RUNNING

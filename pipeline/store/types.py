@@ -38,6 +38,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)  # type: ignore[no-any-return]
 
 
-def utcnow() -> datetime:
+def now_utc() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(UTC)

@@ -24,6 +24,7 @@ def test_list_json_shape(seeded) -> None:
         "title": "Новая модель",
         "text": "Новая модель\nподробности по ссылке https://example.org #ml #новости",
         "forwarded_from": "Other Channel",
+        "reply_to": None,
         "author": None,
         "reactions": {"custom:5368": 3, "paid": 2, "👍": 50},
         "views": None,

@@ -1,0 +1,74 @@
+"""`tgpipe import` as a user runs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import REPO_ROOT
+
+EXAMPLE = REPO_ROOT / "examples" / "demo-channel"
+
+
+def test_import_the_example_then_list(tgpipe) -> None:
+    result = tgpipe("import", str(EXAMPLE))
+    assert result.exit_code == 0, result.stderr
+    assert "desktop-json" in result.stdout
+    assert result.stderr == ""
+    posts = tgpipe("posts", "list", "--json").json()
+    # 10 messages: 2 service messages skipped, two photos folded into one album post.
+    assert len(posts) == 7
+    album = next(p for p in posts if p["title"].startswith("Our workspace"))
+    assert [m["kind"] for m in album["media"]] == ["photo", "photo"]
+    assert album["reactions"] == {"😍": 17}
+    tip = next(p for p in posts if p["title"].startswith("Tip 1"))
+    assert tip["reactions"] == {"🔥": 40, "👍": 8, "custom:5368324170671202286": 2}
+    assert tip["links"] == ["https://core.telegram.org/api/stats"]
+    assert tip["date"] == "2025-03-02T09:00:00Z"
+    assert {p["channel"] for p in posts} == {"tgpipe demo"}
+    reply = next(p for p in posts if p["title"].startswith("Tip 3"))
+    assert reply["reply_to"] == 4  # the message id of "Tip 2" in the export
+
+
+def test_json_report_and_reimport(tgpipe) -> None:
+    first = tgpipe("import", str(EXAMPLE), "--json")
+    assert first.exit_code == 0
+    report = first.json()
+    assert report["totals"] == {
+        "files": 1, "parsed": 7, "new": 7, "duplicates": 0, "near_duplicates": 0,
+        "rejected": 0, "skipped": 2,
+    }  # fmt: skip
+    again = tgpipe("import", str(EXAMPLE), "--json").json()
+    assert (again["totals"]["new"], again["totals"]["duplicates"]) == (0, 7)
+    assert len(tgpipe("posts", "list", "--json").json()) == 7
+
+
+def test_rejected_file_exits_non_zero_and_names_it(tgpipe, tmp_path: Path) -> None:
+    bad = tmp_path / "result.json"
+    bad.write_text('{"name": "x", "messages": [{"id": 1, ')
+    result = tgpipe("import", str(EXAMPLE), str(bad), "--json")
+    assert result.exit_code == 1
+    report = result.json()  # stdout stays one JSON document
+    rejected = report["files"][1]
+    assert rejected["rejected"] == 1
+    assert rejected["errors"][0].startswith(f"{bad}: ")
+    assert report["files"][0]["new"] == 7
+    assert f"error: {bad}: " in result.stderr
+    assert len(tgpipe("posts", "list", "--json").json()) == 7
+
+
+def test_no_progress_bar_when_not_a_terminal(tgpipe) -> None:
+    result = tgpipe("import", str(EXAMPLE))
+    assert "\x1b[" not in result.stdout
+    assert "importing" not in result.stdout
+
+
+def test_missing_path(tgpipe, tmp_path: Path) -> None:
+    result = tgpipe("import", str(tmp_path / "nope.json"))
+    assert result.exit_code == 1
+    assert result.stderr == f"tgpipe: error: no such file or folder: {tmp_path / 'nope.json'}\n"
+
+
+def test_unknown_format(tgpipe) -> None:
+    result = tgpipe("import", str(EXAMPLE), "--format", "csv")
+    assert result.exit_code == 1
+    assert "unknown format 'csv'" in result.stderr

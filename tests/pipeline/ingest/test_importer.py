@@ -1,0 +1,289 @@
+"""The import pipeline end to end: files through their parsers into a real store."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from pipeline.errors import TgpipeError
+from pipeline.ingest import worker
+from pipeline.ingest.importer import ImportOptions, import_paths
+from pipeline.posts import list_posts
+from pipeline.store.db import SessionFactory, unit_of_work
+from pipeline.store.models import Channel, ImportRun, ImportStatus, Post, PostSource
+
+# (file, format, parsed posts, skipped service messages) for every shared export.
+REAL_EXPORTS = [
+    ("desktop/cybersecnews-2018-messages2.html", "desktop-html", 1000, 0),
+    ("desktop/pachum-small-result.json", "desktop-json", 1, 0),
+    ("desktop/trantor_library-messages.html", "desktop-html", 701, 16),
+    ("desktop/trantor_library-result.json", "desktop-json", 701, 16),
+    ("desktop/uponthepathofsalaf-messages.html", "desktop-html", 203, 5),
+    ("desktop/uponthepathofsalaf-result.json", "desktop-json", 203, 5),
+    ("text/ai_dlya_vseh-spaced.txt", "text", 10, 0),
+    ("text/dl_interview-qa.txt", "text", 6, 0),
+    ("text/nn_for_science-compact.txt", "text", 11, 0),
+]
+
+
+async def count(factory: SessionFactory, model: type) -> int:
+    async with unit_of_work(factory) as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+@pytest.mark.parametrize(("name", "format", "parsed", "skipped"), REAL_EXPORTS)
+async def test_real_export_imports_once(
+    session_factory: SessionFactory,
+    exports_dir: Path,
+    name: str,
+    format: str,
+    parsed: int,
+    skipped: int,
+) -> None:
+    path = exports_dir / name
+    first = await import_paths(session_factory, [path])
+    (report,) = first.files
+    assert (report.format, report.parsed, report.new, report.skipped) == (
+        format,
+        parsed,
+        parsed,
+        skipped,
+    )
+    assert report.rejected == 0
+    assert report.errors == []
+    assert await count(session_factory, Post) == parsed
+
+    again = await import_paths(session_factory, [path])
+    assert (again.files[0].new, again.files[0].duplicates) == (0, parsed)
+    assert await count(session_factory, Post) == parsed
+    # A second sighting of the same file refreshes its provenance rows, never adds to them.
+    assert await count(session_factory, PostSource) == parsed
+
+
+@pytest.mark.parametrize("chat", ["trantor_library", "uponthepathofsalaf"])
+@pytest.mark.parametrize("order", ["json-first", "html-first"])
+async def test_json_and_html_of_one_chat_give_the_same_posts(
+    session_factory: SessionFactory, exports_dir: Path, chat: str, order: str
+) -> None:
+    files = [
+        exports_dir / f"desktop/{chat}-result.json",
+        exports_dir / f"desktop/{chat}-messages.html",
+    ]
+    if order == "html-first":
+        files.reverse()
+    report = await import_paths(session_factory, files)
+    first, second = report.files
+    assert second.new == 0
+    assert second.duplicates == first.parsed
+    assert await count(session_factory, Channel) == 1
+    async with unit_of_work(session_factory) as session:
+        posts = await list_posts(session)
+    # Every post was seen in both files, under the same message id.
+    for post in posts:
+        assert sorted(s.format for s in post.sources) == ["desktop-html", "desktop-json"]
+        assert len({s.message_id for s in post.sources}) == 1
+
+
+async def test_every_shared_export_in_one_run(
+    session_factory: SessionFactory, exports_dir: Path
+) -> None:
+    report = await import_paths(session_factory, [exports_dir])
+    assert report.ok
+    # Folders are walked in name order; README.md is not an export and is passed over.
+    assert [Path(f.path).name for f in report.files] == [Path(n).name for n, *_ in REAL_EXPORTS]
+    totals = report.totals()
+    assert totals["parsed"] == sum(parsed for *_, parsed, _ in REAL_EXPORTS)
+    # The JSON and HTML exports of two chats hold the same 904 posts.
+    assert totals["new"] == totals["parsed"] - 701 - 203
+    async with unit_of_work(session_factory) as session:
+        run = await session.get_one(ImportRun, report.run_id)
+        assert run.status is ImportStatus.DONE
+        assert (run.parsed, run.new, run.rejected) == (totals["parsed"], totals["new"], 0)
+        assert len(run.files) == len(REAL_EXPORTS)
+        assert run.finished_at is not None
+
+
+def _export(messages: int) -> bytes:
+    """A Desktop JSON export of ``messages`` short posts of a channel of its own."""
+    return json.dumps(
+        {
+            "name": "Generated",
+            "type": "public_channel",
+            "id": 4242,
+            "messages": [
+                {
+                    "id": i,
+                    "type": "message",
+                    "date": "2024-01-01T00:00:00",
+                    "date_unixtime": str(1704067200 + 60 * i),
+                    "text": f"post number {i}",
+                    "text_entities": [{"type": "plain", "text": f"post number {i}"}],
+                }
+                for i in range(1, messages + 1)
+            ],
+        },
+        indent=1,
+    ).encode()
+
+
+def _bad_files(folder: Path, good: Path) -> dict[str, str]:
+    """Broken inputs beside a good one; value: what the error line must say."""
+    data = good.read_bytes()
+    (folder / "empty.json").write_bytes(b"")
+    (folder / "binary.json").write_bytes(bytes(range(256)) * 8)
+    (folder / "truncated-result.json").write_bytes(data[: len(data) * 2 // 3])
+    # Broken near its end: thousands of good messages are written before the error shows.
+    big = _export(5000)
+    cut = big.index(b'"id": 4900,')
+    (folder / "broken-result.json").write_bytes(big[:cut] + b",," + big[cut:])
+    (folder / "login.html").write_text(
+        "<html><head><title>Sign in</title></head><body><form><input name=user>"
+        "<input type=password></form></body></html>"
+    )
+    (folder / "notes.txt").write_text("shopping: milk, bread\n")
+    return {
+        "empty.json": "empty file",
+        "binary.json": "binary file",
+        "truncated-result.json": "byte",
+        "broken-result.json": "byte",
+        "login.html": "not",
+        "notes.txt": "",
+    }
+
+
+async def test_bad_files_are_rejected_whole_and_the_rest_imports(
+    session_factory: SessionFactory, exports_dir: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    good = exports_dir / "desktop/uponthepathofsalaf-result.json"
+    shutil.copy(good, folder / "good-result.json")
+    expected = _bad_files(folder, exports_dir / "desktop/trantor_library-result.json")
+
+    report = await import_paths(session_factory, [folder])
+
+    assert not report.ok
+    by_name = {Path(f.path).name: f for f in report.files}
+    assert by_name["good-result.json"].new == 203
+    assert by_name["good-result.json"].rejected == 0
+    for name, reason in expected.items():
+        item = by_name[name]
+        assert item.rejected == 1, name
+        assert item.new == 0
+        (error,) = item.errors
+        assert error.startswith(str(folder / name)), error
+        assert reason in error
+    # The broken file gave thousands of posts before its error: none of them was kept.
+    assert by_name["broken-result.json"].parsed >= 3000
+    assert await count(session_factory, Post) == 203
+    async with unit_of_work(session_factory) as session:
+        run = await session.get_one(ImportRun, report.run_id)
+        assert run.status is ImportStatus.FAILED
+        assert run.rejected == len(expected)
+        assert len(run.errors) == len(expected)
+
+
+async def test_nothing_already_stored_is_lost_by_a_bad_file(
+    session_factory: SessionFactory, exports_dir: Path, tmp_path: Path
+) -> None:
+    good = exports_dir / "desktop/trantor_library-result.json"
+    await import_paths(session_factory, [good])
+    data = good.read_bytes()
+    broken = tmp_path / "result.json"
+    broken.write_bytes(data[: len(data) // 2])  # the same chat, cut in the middle
+    report = await import_paths(session_factory, [broken])
+    assert report.files[0].rejected == 1
+    assert await count(session_factory, Post) == 701
+    assert await count(session_factory, PostSource) == 701
+
+
+@pytest.mark.parametrize(
+    ("encoding", "prefix"),
+    [("cp1251", b""), ("utf-16", b""), ("utf-8", b"\xef\xbb\xbf")],
+)
+async def test_text_copies_in_other_encodings(
+    session_factory: SessionFactory, exports_dir: Path, tmp_path: Path, encoding: str, prefix: bytes
+) -> None:
+    text = (exports_dir / "text/dl_interview-qa.txt").read_text(encoding="utf-8")
+    # cp1251 has no emoji: keep the Cyrillic text, drop what it cannot encode.
+    data = text.encode(encoding, errors="ignore" if encoding == "cp1251" else "strict")
+    path = tmp_path / f"copy-{encoding}.txt"
+    path.write_bytes(prefix + data)
+    # Without its emoji a cp1251 copy has lost the reaction lines that identify the format.
+    forced = ImportOptions(format="text" if encoding == "cp1251" else "auto")
+    report = await import_paths(session_factory, [path], forced)
+    (item,) = report.files
+    assert item.errors == []
+    assert item.format == "text"
+    async with unit_of_work(session_factory) as session:
+        posts = await list_posts(session)
+    assert any("глубокое" in post.text or "#" in post.text for post in posts)
+    assert not any("Ð" in post.text or "\ufffd" in post.text for post in posts)
+
+
+async def test_forced_format(session_factory: SessionFactory, exports_dir: Path) -> None:
+    path = exports_dir / "text/nn_for_science-compact.txt"
+    forced = await import_paths(session_factory, [path], ImportOptions(format="text"))
+    assert forced.files[0].new == 11
+    wrong = await import_paths(session_factory, [path], ImportOptions(format="desktop-json"))
+    assert wrong.files[0].rejected == 1
+    assert str(path) in wrong.files[0].errors[0]
+
+
+async def test_unknown_format_and_missing_path_are_errors(
+    session_factory: SessionFactory, tmp_path: Path
+) -> None:
+    with pytest.raises(TgpipeError, match="unknown format 'xml'"):
+        await import_paths(session_factory, [tmp_path], ImportOptions(format="xml"))
+    with pytest.raises(TgpipeError, match=r"no such file or folder: .*nope"):
+        await import_paths(session_factory, [tmp_path / "nope"])
+
+
+async def test_channel_option_names_a_text_copy(
+    session_factory: SessionFactory, exports_dir: Path
+) -> None:
+    path = exports_dir / "text/dl_interview-qa.txt"
+    await import_paths(session_factory, [path], ImportOptions(channel="@dl_interview"))
+    async with unit_of_work(session_factory) as session:
+        posts = await list_posts(session, channel="dl_interview")
+    assert len(posts) == 6
+    assert {post.channel for post in posts} == {"@dl_interview"}
+
+
+@pytest.fixture
+def worker_for_every_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Send every file through the parser process, as large exports go."""
+    monkeypatch.setattr("pipeline.ingest.importer.PROCESS_THRESHOLD_BYTES", 0)
+    assert worker.PROCESS_THRESHOLD_BYTES > 0
+
+
+@pytest.mark.usefixtures("worker_for_every_file")
+async def test_large_file_path_gives_the_same_posts(
+    session_factory: SessionFactory, exports_dir: Path, tmp_path: Path
+) -> None:
+    report = await import_paths(
+        session_factory, [exports_dir / "desktop/trantor_library-result.json"]
+    )
+    assert (report.files[0].parsed, report.files[0].new, report.files[0].skipped) == (701, 701, 16)
+    data = (exports_dir / "desktop/uponthepathofsalaf-result.json").read_bytes()
+    cut = tmp_path / "cut.json"
+    cut.write_bytes(data[:300_000])
+    broken = await import_paths(session_factory, [cut])
+    (error,) = broken.files[0].errors
+    assert error.startswith(f"{cut}: byte ")
+    assert await count(session_factory, Post) == 701
+
+
+async def test_report_json_shape(session_factory: SessionFactory, exports_dir: Path) -> None:
+    report = await import_paths(session_factory, [exports_dir / "text/dl_interview-qa.txt"])
+    data = json.loads(json.dumps(report.to_json()))
+    assert set(data) == {"run_id", "files", "totals"}
+    assert set(data["files"][0]) == {
+        "path", "format", "parsed", "new", "duplicates", "near_duplicates", "rejected",
+        "skipped", "errors", "notes",
+    }  # fmt: skip
+    assert data["totals"]["files"] == 1
