@@ -51,7 +51,7 @@ from pipeline.ingest.model import (
     Skipped,
 )
 from pipeline.ingest.source import read_text
-from pipeline.ingest.textutil import EntityBuilder
+from pipeline.ingest.textutil import HTML_FORMAT_TAGS, EntityBuilder
 
 FORMAT = "desktop-html"
 
@@ -77,19 +77,6 @@ _ONCLICK_ENTITY = {
     "ShowMentionName": "text_mention",
 }
 _CUSTOM_EMOJI_ONCLICK = ("ShowNotLoadedEmoji", "ShowNotAvailableEmoji")
-_SIMPLE_TAGS = {
-    "strong": "bold",
-    "b": "bold",
-    "em": "italic",
-    "i": "italic",
-    "u": "underline",
-    "ins": "underline",
-    "s": "strikethrough",
-    "strike": "strikethrough",
-    "del": "strikethrough",
-    "code": "code",
-    "tg-spoiler": "spoiler",
-}
 _UNSUPPORTED_TEXT = "This message is not supported by this version of Telegram Desktop"
 # Mentions link to the internal links domain; a text link shaped the same is indistinguishable.
 _MENTION_BASE = "https://t.me/"
@@ -456,8 +443,8 @@ def _inline(element: _Element, builder: EntityBuilder) -> None:
         return
     entity: tuple[str, dict[str, object]] | None = None
     inner = element
-    if tag in _SIMPLE_TAGS:
-        entity = (_SIMPLE_TAGS[tag], {})
+    if tag in HTML_FORMAT_TAGS:
+        entity = (HTML_FORMAT_TAGS[tag], {})
     elif tag == "pre":
         entity, inner = _pre(element)
     elif tag == "blockquote":

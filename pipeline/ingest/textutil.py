@@ -16,6 +16,22 @@ _URL_HINTS = ("http", "HTTP", "Http", "www.", "WWW.", "t.me/", "T.me/")
 _TRAILING = ".,;:!?)]}'\""
 
 
+# HTML tags that map straight onto a Bot API entity type, as Telegram's own pages write them.
+HTML_FORMAT_TAGS = {
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "code": "code",
+    "tg-spoiler": "spoiler",
+}
+
+
 def utf16_len(text: str) -> int:
     """Length of ``text`` in UTF-16 code units, the unit of Bot API entity offsets."""
     return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2

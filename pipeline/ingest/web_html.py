@@ -39,7 +39,7 @@ from pipeline.ingest.model import (
     Skipped,
 )
 from pipeline.ingest.source import read_text
-from pipeline.ingest.textutil import EntityBuilder
+from pipeline.ingest.textutil import HTML_FORMAT_TAGS, EntityBuilder
 
 FORMAT = "web-html"
 
@@ -236,19 +236,6 @@ class _Clock:
 
 # --- message text -----------------------------------------------------------------------------
 
-_SIMPLE_TAGS = {
-    "b": "bold",
-    "strong": "bold",
-    "i": "italic",
-    "em": "italic",
-    "u": "underline",
-    "ins": "underline",
-    "s": "strikethrough",
-    "strike": "strikethrough",
-    "del": "strikethrough",
-    "code": "code",
-    "tg-spoiler": "spoiler",
-}
 _BLOCK_TAGS = frozenset({"blockquote", "pre", "div", "p"})
 
 
@@ -396,7 +383,7 @@ def render_text(root: _El) -> tuple[str, list[Entity]]:
         elif tag == "span" and "tg-spoiler" in classes:
             entity = "spoiler"
         else:
-            entity = _SIMPLE_TAGS.get(tag)
+            entity = HTML_FORMAT_TAGS.get(tag)
         if entity:
             out.open(entity, **attrs)
         stack.append((el, True, entity is not None))

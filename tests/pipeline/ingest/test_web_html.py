@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import json
-import random
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +25,7 @@ from pipeline.ingest.model import (
     Skipped,
 )
 from pipeline.ingest.textutil import utf16_len, utf16_slice
+from tests.pipeline.ingest.mutations import mutated
 
 T = TypeVar("T")
 
@@ -865,43 +865,8 @@ _INSERTS = [
 ]
 
 
-@st.composite
-def mutated(draw: st.DrawFn) -> bytes:
-    """A seed file cut, spliced or shuffled; on its bytes, or on its characters (so the
-    result stays valid UTF-8 and the parser itself, not the decoder, meets the damage)."""
-    seed = _SEED_PAGES[draw(st.sampled_from(sorted(_SEED_PAGES)))]
-    on_text = draw(st.booleans())
-    raw: list[Any] = list(seed.decode("utf-8")) if on_text else list(seed)
-    for _ in range(draw(st.integers(1, 4))):
-        if not raw:
-            break
-        kind = draw(
-            st.sampled_from(["truncate", "delete", "duplicate", "flip", "insert", "shuffle"])
-        )
-        at = draw(st.integers(0, len(raw) - 1))
-        size = draw(st.integers(1, 600))
-        if kind == "truncate":
-            del raw[at:]
-        elif kind == "delete":
-            del raw[at : at + size]
-        elif kind == "duplicate":
-            raw[at:at] = raw[at : at + size]
-        elif kind == "flip":
-            raw[at] = draw(st.characters(codec="utf-8")) if on_text else draw(st.integers(0, 255))
-        elif kind == "insert":
-            piece = draw(st.sampled_from(_INSERTS))
-            raw[at:at] = list(piece.decode("utf-8", "replace")) if on_text else list(piece)
-        else:
-            joined = "".join(raw).encode("utf-8", "strict") if on_text else bytes(raw)
-            lines = joined.split(b"\n")
-            random.Random(draw(st.integers(0, 2**32))).shuffle(lines)
-            shuffled = b"\n".join(lines)
-            raw = list(shuffled.decode("utf-8", "strict")) if on_text else list(shuffled)
-    return "".join(raw).encode("utf-8", "strict") if on_text else bytes(raw)
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=mutated())
+@given(data=mutated(_SEED_PAGES, _INSERTS))
 def test_mutated_pages_give_events_or_parse_error(
     tmp_path_factory: pytest.TempPathFactory, data: bytes
 ) -> None:
