@@ -70,7 +70,31 @@ async def import_paths(
         session.add(run)
         await session.flush()
         report.run_id = run.id
-    files = expand_inputs(paths)
+    finished = False
+    try:
+        await _import_files(factory, expand_inputs(paths), options, report, progress)
+        finished = True
+    finally:
+        # Recorded even when something unexpected stopped the run half-way.
+        async with unit_of_work(factory) as session:
+            run = await session.get_one(ImportRun, report.run_id)
+            for name, value in report.totals().items():
+                setattr(run, name, value)
+            run.files = [f.to_json() for f in report.files]
+            run.errors = [error for f in report.files for error in f.errors]
+            ok = finished and report.ok
+            run.status = ImportStatus.DONE if ok else ImportStatus.FAILED
+            run.finished_at = now_utc()
+    return report
+
+
+async def _import_files(
+    factory: SessionFactory,
+    files: list[Path],
+    options: ImportOptions,
+    report: ImportReport,
+    progress: Progress | None,
+) -> None:
     for done, path in enumerate(files):
         file_report = FileReport(path=str(path))
         report.files.append(file_report)
@@ -87,16 +111,6 @@ async def import_paths(
             log.info("rejected %s", exc)
         if progress:
             progress(file_report, done + 1, len(files))
-    async with unit_of_work(factory) as session:
-        run = await session.get_one(ImportRun, report.run_id)
-        totals = report.totals()
-        for name, value in totals.items():
-            setattr(run, name, value)
-        run.files = [f.to_json() for f in report.files]
-        run.errors = [error for f in report.files for error in f.errors]
-        run.status = ImportStatus.DONE if report.ok else ImportStatus.FAILED
-        run.finished_at = now_utc()
-    return report
 
 
 async def _import_file(
@@ -168,7 +182,7 @@ async def _read_ahead(events: Iterator[Event], path: Path) -> AsyncGenerator[lis
             yield batch
     finally:
         # The generator must not be closed while the worker is still inside it.
-        with suppress(BaseException):
+        with suppress(Exception):
             await pending
 
 

@@ -287,3 +287,19 @@ async def test_report_json_shape(session_factory: SessionFactory, exports_dir: P
         "skipped", "errors", "notes",
     }  # fmt: skip
     assert data["totals"]["files"] == 1
+
+
+async def test_an_unexpected_failure_still_closes_the_run(
+    session_factory: SessionFactory, exports_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_args: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("pipeline.ingest.writer.PostWriter.flush", broken)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        await import_paths(session_factory, [exports_dir / "text/dl_interview-qa.txt"])
+    assert await count(session_factory, Post) == 0
+    async with unit_of_work(session_factory) as session:
+        run = (await session.scalars(select(ImportRun))).one()
+        assert run.status is ImportStatus.FAILED
+        assert run.finished_at is not None
