@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,6 +19,32 @@ pytest_plugins = ["tests.fake_telegram.fixtures"]
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Real exports live beside the repository (DESIGN.md, "Testing"); never copied into it.
 EXPORTS_DIR = (REPO_ROOT / ".." / "shared" / "exports").resolve()
+
+
+def is_setting(name: str) -> bool:
+    """A variable tgpipe reads (TGPIPE_TEST_* configure this test suite, not tgpipe)."""
+    return name.startswith("TGPIPE_") and not name.startswith("TGPIPE_TEST_")
+
+
+def environment_without_settings() -> dict[str, str]:
+    """This process's environment minus every tgpipe setting, for a child `tgpipe`."""
+    return {k: v for k, v in os.environ.items() if not is_setting(k)}
+
+
+def tgpipe_command(*args: str) -> list[str]:
+    """The installed `tgpipe` executable (as the README's quick start runs it) with ``args``."""
+    return [str(Path(sys.executable).with_name("tgpipe")), *args]
+
+
+@pytest.fixture
+def clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No TGPIPE_* variable set and an empty working directory (no .env, no tgpipe.db)."""
+    for name in [name for name in os.environ if is_setting(name)]:
+        monkeypatch.delenv(name)
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    return workdir
 
 
 @pytest.fixture(scope="session")

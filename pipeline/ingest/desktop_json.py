@@ -268,10 +268,7 @@ class _Source:
         reader = self.reader()
         try:
             for raw in ijson.items(reader, "messages.item", buf_size=_BUF, use_float=True):
-                event = context.convert(raw)
-                if self.zone_used and not self.zone_noted:
-                    yield self.zone_note(options)
-                yield event
+                yield from self.converted(context, raw, options)
         except (ijson.JSONError, UnicodeError) as exc:
             raise self.error(exc, reader) from None
 
@@ -299,12 +296,16 @@ class _Source:
                     if raw is _END:
                         raise ParseError(str(self.path), None, "the file changed while reading it")
                     if flag:
-                        event = context.convert(raw)
-                        if self.zone_used and not self.zone_noted:
-                            yield self.zone_note(options)
-                        yield event
+                        yield from self.converted(context, raw, options)
         except (ijson.JSONError, UnicodeError) as exc:
             raise self.error(exc, reader) from None
+
+    def converted(self, context: _Context, raw: Any, options: ParseOptions) -> Iterator[Event]:
+        """One message's event, preceded by the time-zone note the first time it applies."""
+        event = context.convert(raw)
+        if self.zone_used and not self.zone_noted:
+            yield self.zone_note(options)
+        yield event
 
     def zone(self, name: str) -> tzinfo:
         if self._zone is None:

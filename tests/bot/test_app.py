@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pytest
 
 from bot.app import run_bot
 from config.settings import Settings
+from tests.conftest import environment_without_settings, tgpipe_command
 from tests.fake_telegram.server import FakeTelegram
 from tests.fake_telegram.updates import channel_post, private_message
 from tests.seed import seed_store
@@ -133,10 +132,10 @@ async def test_stopping_lets_commands_in_progress_finish(
 def test_tgpipe_run_stops_cleanly_on_sigterm(
     fake_telegram_thread: FakeTelegram, tmp_path: Path
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TGPIPE_")}
+    env = environment_without_settings()
     env.update(fake_telegram_thread.env, TGPIPE_ADMIN_IDS=str(ADMIN))
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("tgpipe")), "run"],
+        tgpipe_command("run"),
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -160,9 +159,9 @@ def test_tgpipe_run_stops_cleanly_on_sigterm(
 
 
 def test_tgpipe_run_without_token(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TGPIPE_")}
+    env = environment_without_settings()
     run = subprocess.run(
-        [str(Path(sys.executable).with_name("tgpipe")), "run"],
+        tgpipe_command("run"),
         cwd=tmp_path,
         env=env,
         capture_output=True,

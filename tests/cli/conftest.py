@@ -23,13 +23,8 @@ class Result:
 
 
 @pytest.fixture
-def tgpipe(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+def tgpipe(capsys: pytest.CaptureFixture[str], clean_settings: Path):
     """Call `tgpipe ARGS...` in a clean working directory with a clean TGPIPE_* environment."""
-    for name in ("DATABASE_URL", "BOT_TOKEN", "API_BASE", "ADMIN_IDS", "TIMEZONE", "REDIS_URL"):
-        monkeypatch.delenv(f"TGPIPE_{name}", raising=False)
-    workdir = tmp_path / "work"
-    workdir.mkdir()
-    monkeypatch.chdir(workdir)
 
     def call(*args: str) -> Result:
         capsys.readouterr()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from pipeline.store import migrate
+from tests.conftest import environment_without_settings, tgpipe_command
 
 
 def test_version(tgpipe) -> None:
@@ -90,10 +89,9 @@ def test_db_upgrade_creates_every_table(tgpipe, monkeypatch, database_url: str) 
 
 def test_console_script_is_installed(tmp_path: Path) -> None:
     """The real `tgpipe` executable on PATH, as the README's quick start uses it."""
-    executable = Path(sys.executable).with_name("tgpipe")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TGPIPE_")}
+    env = environment_without_settings()
     run = subprocess.run(
-        [str(executable), "posts", "list", "--json"],
+        tgpipe_command("posts", "list", "--json"),
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -7,17 +7,12 @@ from pydantic import ValidationError
 
 from config.settings import DEFAULT_API_BASE, Settings, format_validation_error
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("DATABASE_URL", "BOT_TOKEN", "API_BASE", "ADMIN_IDS", "TIMEZONE", "REDIS_URL"):
-        monkeypatch.delenv(f"TGPIPE_{name}", raising=False)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("clean_settings")
 
 
-def test_defaults_use_sqlite_file_in_working_directory(tmp_path: Path) -> None:
+def test_defaults_use_sqlite_file_in_working_directory(clean_settings: Path) -> None:
     settings = Settings()
-    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'tgpipe.db'}"
+    assert settings.database_url == f"sqlite+aiosqlite:///{clean_settings / 'tgpipe.db'}"
     assert settings.is_sqlite
     assert settings.bot_token is None
     assert settings.api_base == DEFAULT_API_BASE
@@ -44,8 +39,8 @@ def test_reads_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.redis_url == "redis://127.0.0.1:6379/0"
 
 
-def test_reads_dot_env_in_working_directory(tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("TGPIPE_TIMEZONE=Asia/Tokyo\nTGPIPE_ADMIN_IDS=5\n")
+def test_reads_dot_env_in_working_directory(clean_settings: Path) -> None:
+    (clean_settings / ".env").write_text("TGPIPE_TIMEZONE=Asia/Tokyo\nTGPIPE_ADMIN_IDS=5\n")
     settings = Settings()
     assert settings.timezone == "Asia/Tokyo"
     assert settings.admin_ids == {5}
