@@ -32,7 +32,12 @@ def cmd_import(
 ) -> None:
     """Import channel exports; exits non-zero when any file was rejected."""
     settings = settings_of(ctx)
-    options = ImportOptions(format=format, channel=channel, timezone=settings.timezone)
+    options = ImportOptions(
+        format=format,
+        channel=channel,
+        timezone=settings.timezone,
+        dedup_threshold=settings.dedup_threshold,
+    )
     show_progress = not as_json and sys.stdout.isatty()
 
     async def go(progress: Progress | None) -> ImportReport:
@@ -74,7 +79,7 @@ def cmd_import(
 def _print_report(report: ImportReport) -> None:
     table = Table(title=f"import run {report.run_id}")
     table.add_column("file", overflow="fold", min_width=16)
-    for column in ("format", "parsed", "new", "duplicates", "skipped", "result"):
+    for column in ("format", "parsed", "new", "duplicates", "near dup.", "skipped", "result"):
         table.add_column(column, no_wrap=True, justify="left" if column == "format" else "right")
     for item in report.files:
         table.add_row(
@@ -82,11 +87,14 @@ def _print_report(report: ImportReport) -> None:
             item.format or "?",
             str(item.parsed),
             str(item.new),
-            str(item.duplicates + item.near_duplicates),
+            str(item.duplicates),
+            str(item.near_duplicates),
             str(item.skipped),
             "[red]rejected[/red]" if item.rejected else "[green]ok[/green]",
         )
     console.print(table)
+    for note in report.notes:
+        console.print(Text(f"note: {note}"))
     for item in report.files:
         for note in item.notes:
             console.print(Text(f"note: {item.path}: {note}"))

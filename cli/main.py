@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from cli import db, imports, posts
+from cli import db, dedup, imports, posts
 from cli.common import print_error, run, settings_of
 from config.settings import Settings, format_validation_error
 from pipeline.errors import ConfigError, TgpipeError
@@ -24,6 +24,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(posts.app, name="posts")
+app.add_typer(dedup.app, name="dedup")
 app.command("import")(imports.cmd_import)
 
 

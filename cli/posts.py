@@ -123,16 +123,27 @@ def cmd_show(
     console.print()
     console.print(Text(post.text or "(no text)"))
     console.print()
+    original = post.original
+    if original.id != post.id:
+        where = f" in {original.channel}" if original.channel else ""
+        console.print(
+            Text(f"first posted{where} on {iso_utc(original.date)} (#{original.id})"),
+            style="bold",
+        )
     console.print("[bold]seen in:[/bold]")
     for source in post.sources:
         message = f" message {source.message_id}" if source.message_id is not None else ""
-        console.print(Text(f"  {source.file} ({source.format}){message}"))
+        channel = f"{source.channel}, " if source.channel else ""
+        version = f" [#{source.post_id}]" if source.post_id != post.id else ""
+        console.print(Text(f"  {channel}{source.file} ({source.format}){message}{version}"))
     if post.duplicates:
-        console.print("[bold]duplicates:[/bold]")
+        console.print("[bold]duplicates (kept for provenance, not listed):[/bold]")
         for duplicate in post.duplicates:
             similarity = f" {duplicate.similarity:.2f}" if duplicate.similarity is not None else ""
+            channel = f" in {duplicate.channel}" if duplicate.channel else ""
             console.print(
                 Text(
-                    f"  #{duplicate.id} {duplicate.duplicate_reason}{similarity}: {duplicate.title}"
+                    f"  #{duplicate.id}{channel} {duplicate.duplicate_reason}{similarity}: "
+                    f"{duplicate.title}"
                 )
             )

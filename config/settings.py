@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     timezone: str = "UTC"
     redis_url: str | None = None
+    # Similarity from which two posts are the same content; measured in bench/dedup_bench.py.
+    dedup_threshold: float = Field(default=0.6, gt=0.0, le=1.0)
 
     @field_validator("database_url")
     @classmethod

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -31,13 +31,28 @@ def first_line(text: str, limit: int = 120) -> str:
 
 @dataclass(slots=True)
 class SourceView:
+    """One place a post's content was seen; ``post_id`` is the stored version seen there
+    (the canonical post itself, or one of its duplicates)."""
+
     file: str
     format: str
     message_id: int | None
     channel: str | None
+    post_id: int
+
+    @classmethod
+    def from_source(cls, source: PostSource) -> SourceView:
+        channel = source.channel.display_name if source.channel else None
+        return cls(source.file, source.format, source.message_id, channel, source.post_id)
 
     def to_json(self) -> dict[str, Any]:
-        return {"file": self.file, "format": self.format, "message_id": self.message_id}
+        return {
+            "file": self.file,
+            "format": self.format,
+            "message_id": self.message_id,
+            "channel": self.channel,
+            "post_id": self.post_id,
+        }
 
 
 @dataclass(slots=True)
@@ -87,12 +102,7 @@ class PostView:
             duplicate_of=post.duplicate_of,
             duplicate_reason=post.duplicate_reason.value if post.duplicate_reason else None,
             similarity=post.similarity,
-            sources=[
-                SourceView(
-                    s.file, s.format, s.message_id, s.channel.display_name if s.channel else None
-                )
-                for s in post.sources
-            ],
+            sources=[SourceView.from_source(source) for source in post.sources],
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -118,11 +128,25 @@ class PostView:
         }
         return data
 
+    @property
+    def original(self) -> PostView:
+        """The earliest dated version among this post and its duplicates: where the content
+        first appeared (the canonical post is the most complete one, not always the first)."""
+        dated = [view for view in (self, *self.duplicates) if view.date is not None]
+        return min(dated, key=lambda view: (view.date, view.id)) if dated else self
+
     def to_json_detail(self) -> dict[str, Any]:
-        """`posts show`: everything in the list view, plus formatting and the duplicates."""
+        """`posts show`: everything in the list view, plus formatting, the duplicates and the
+        original (the earliest version)."""
         data = self.to_json()
         data["entities"] = self.entities
         data["duplicates"] = [duplicate.to_json() for duplicate in self.duplicates]
+        original = self.original
+        data["original"] = {
+            "id": original.id,
+            "channel": original.channel,
+            "date": iso_utc(original.date),
+        }
         return data
 
 
@@ -145,14 +169,41 @@ async def list_posts(
     """Posts, newest first (undated last); canonical ones only unless ``include_duplicates``."""
     query = select(Post)
     if channel is not None:
-        query = query.where(Post.channel_id == (await find_channel(session, channel)).id)
+        channel_id = (await find_channel(session, channel)).id
+        if include_duplicates:
+            query = query.where(Post.channel_id == channel_id)
+        else:
+            # Content seen in the channel, also where the stored canonical version of it
+            # comes from elsewhere (the channel re-posted it).
+            reposted = select(Post.duplicate_of).where(Post.channel_id == channel_id)
+            query = query.where(or_(Post.channel_id == channel_id, Post.id.in_(reposted)))
     if status is not None:
         query = query.where(Post.status == status)
     if not include_duplicates:
         query = query.where(Post.duplicate_of.is_(None))
     query = query.order_by(Post.date.desc().nulls_last(), Post.id.desc()).limit(limit)
     posts = (await session.scalars(_with_details(query))).all()
-    return [PostView.from_post(post) for post in posts]
+    views = [PostView.from_post(post) for post in posts]
+    if not include_duplicates:
+        await _add_duplicates_sources(session, views)
+    return views
+
+
+async def _add_duplicates_sources(session: AsyncSession, views: list[PostView]) -> None:
+    """Every place a canonical post's content was seen: its duplicates' sightings too."""
+    by_id = {view.id: view for view in views if view.duplicate_of is None}
+    ids = list(by_id)
+    for start in range(0, len(ids), 5000):
+        rows = await session.execute(
+            select(Post.duplicate_of, PostSource)
+            .join(Post, Post.id == PostSource.post_id)
+            .where(Post.duplicate_of.in_(ids[start : start + 5000]))
+            .options(selectinload(PostSource.channel))
+            .order_by(PostSource.id)
+        )
+        for canonical_id, source in rows:
+            if canonical_id is not None:
+                by_id[canonical_id].sources.append(SourceView.from_source(source))
 
 
 async def get_post(session: AsyncSession, post_id: int) -> PostView:
@@ -165,4 +216,6 @@ async def get_post(session: AsyncSession, post_id: int) -> PostView:
         _with_details(select(Post).where(Post.duplicate_of == post_id).order_by(Post.id))
     )
     view.duplicates = [PostView.from_post(duplicate) for duplicate in duplicates]
+    for duplicate in view.duplicates:
+        view.sources.extend(duplicate.sources)
     return view

@@ -12,10 +12,15 @@ import logging
 from collections.abc import AsyncGenerator, Callable, Iterator
 from contextlib import aclosing, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
+from sqlalchemy import text
+
 from pipeline.channels import normalise_username
+from pipeline.dedup import features as dedup_features
+from pipeline.dedup.index import ensure_current
 from pipeline.errors import ParseError, TgpipeError
 from pipeline.ingest.formats import detect_format, expand_inputs, parser_for
 from pipeline.ingest.model import (
@@ -29,10 +34,15 @@ from pipeline.ingest.model import (
 )
 from pipeline.ingest.report import FileReport, ImportReport
 from pipeline.ingest.worker import PROCESS_THRESHOLD_BYTES, parse_in_process
-from pipeline.ingest.writer import PostWriter, upsert_channel
+from pipeline.ingest.writer import DEFAULT_THRESHOLD, PostWriter, upsert_channel
 from pipeline.store.db import SessionFactory, unit_of_work
 from pipeline.store.models import ImportRun, ImportStatus
 from pipeline.store.types import now_utc
+
+# Imports into PostgreSQL take this transaction-level advisory lock: dedup compares a file's
+# posts with everything stored, which must include what a concurrent import is writing.
+# (SQLite has one writer at a time anyway.)
+_IMPORT_LOCK = 0x74677069  # 'tgpi'
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +60,7 @@ class ImportOptions:
     channel: str | None = None
     timezone: str = "UTC"
     requested_by: str = "cli"
+    dedup_threshold: float = DEFAULT_THRESHOLD
 
 
 async def import_paths(
@@ -65,6 +76,12 @@ async def import_paths(
     if missing:
         raise TgpipeError(f"no such file or folder: {', '.join(missing)}")
     report = ImportReport()
+    rebuilt = await ensure_current(factory, options.dedup_threshold)
+    if rebuilt is not None:
+        report.notes.append(
+            f"dedup index rebuilt first ({rebuilt.reason}): {rebuilt.posts} posts, "
+            f"{rebuilt.duplicates} duplicates"
+        )
     async with unit_of_work(factory) as session:
         run = ImportRun(requested_by=options.requested_by)
         session.add(run)
@@ -78,8 +95,9 @@ async def import_paths(
         # Recorded even when something unexpected stopped the run half-way.
         async with unit_of_work(factory) as session:
             run = await session.get_one(ImportRun, report.run_id)
-            for name, value in report.totals().items():
-                setattr(run, name, value)
+            totals = report.totals()
+            for name in ("parsed", "new", "duplicates", "near_duplicates", "rejected", "skipped"):
+                setattr(run, name, totals[name])
             run.files = [f.to_json() for f in report.files]
             run.errors = [error for f in report.files for error in f.errors]
             ok = finished and report.ok
@@ -126,8 +144,18 @@ async def _import_file(
     parse_options = ParseOptions(timezone=options.timezone, channel=options.channel)
     try:
         async with unit_of_work(factory) as session:
+            if (await session.connection()).dialect.name == "postgresql":
+                await session.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _IMPORT_LOCK}
+                )
             writer = PostWriter(
-                session, file=str(path), format=format, import_run_id=run_id, report=report
+                session,
+                file=str(path),
+                format=format,
+                import_run_id=run_id,
+                report=report,
+                observed_at=_file_time(path),
+                threshold=options.dedup_threshold,
             )
             channel_seen = False
             async with aclosing(_slices(format, path, parse_options)) as slices:
@@ -149,11 +177,17 @@ async def _import_file(
                         elif isinstance(event, Note) and event.message not in report.notes:
                             report.notes.append(event.message)
                     progress(report)
-            await writer.flush()
+            await writer.finish()
     except ParseError:
         # Nothing of this file was committed; its counts would describe rows that are gone.
         report.new = report.duplicates = report.near_duplicates = 0
+        report.same_source = report.same_content = 0
         raise
+
+
+def _file_time(path: Path) -> datetime:
+    """When the export was taken, as far as the file tells: its modification time."""
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
 
 
 def _named(info: ChannelInfo, options: ImportOptions) -> ChannelInfo:
@@ -188,7 +222,10 @@ async def _read_ahead(events: Iterator[Event], path: Path) -> AsyncGenerator[lis
 
 def _next_slice(events: Iterator[Event], path: Path) -> list[Event]:
     try:
-        return list(islice(events, _EVENTS_PER_SLICE))
+        batch = list(islice(events, _EVENTS_PER_SLICE))
+        # Dedup features are pure CPU work on the parsed text: done here, off the event loop.
+        dedup_features.attach([e for e in batch if isinstance(e, ParsedPost)], path.parent)
+        return batch
     except ParseError:
         raise
     except (RecursionError, MemoryError, UnicodeError, ValueError) as exc:

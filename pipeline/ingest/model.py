@@ -14,7 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.dedup.features import Features
 
 # The formats tgpipe reads; their names are part of the CLI (``--format``) and of provenance.
 FORMATS = ("desktop-json", "desktop-html", "text", "web-html", "article")
@@ -65,10 +68,13 @@ class MediaItem:
     height: int | None = None
     duration: int | None = None  # seconds
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. poll question/options, emoji
+    hash: str | None = None  # of the file's bytes, when the export holds the file
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"kind": self.kind}
-        for name in ("file", "file_name", "mime_type", "size", "width", "height", "duration"):
+        for name in (
+            "file", "file_name", "mime_type", "size", "width", "height", "duration", "hash",
+        ):  # fmt: skip
             value = getattr(self, name)
             if value is not None:
                 data[name] = value
@@ -116,6 +122,8 @@ class ParsedPost:
     link_preview: LinkPreview | None = None
     title: str | None = None  # articles: the headline
     album_ids: list[int] = field(default_factory=list)  # message ids folded into this album
+    # Dedup features, computed beside the parser (pipeline.dedup.features.attach).
+    features: Features | None = None
 
 
 @dataclass(slots=True)

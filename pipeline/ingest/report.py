@@ -5,19 +5,28 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-COUNTS = ("parsed", "new", "duplicates", "near_duplicates", "rejected", "skipped")
+COUNTS = (
+    "parsed", "new", "duplicates", "same_source", "same_content", "near_duplicates", "rejected",
+    "skipped",
+)  # fmt: skip
 
 
 @dataclass(slots=True)
 class FileReport:
     """One input's outcome. ``rejected`` is 1 when the whole file was refused (nothing of it
-    was written); ``parsed`` then says how far the parser got before the error."""
+    was written); ``parsed`` then says how far the parser got before the error.
+
+    ``duplicates`` counts posts already stored as the same message (``same_source``) or the
+    same text in the same channel (``same_content``); ``near_duplicates`` similar posts and
+    re-posts by another channel; ``new`` the rest."""
 
     path: str
     format: str | None = None
     parsed: int = 0
     new: int = 0
     duplicates: int = 0
+    same_source: int = 0
+    same_content: int = 0
     near_duplicates: int = 0
     rejected: int = 0
     skipped: int = 0
@@ -38,6 +47,7 @@ class FileReport:
 class ImportReport:
     files: list[FileReport] = field(default_factory=list)
     run_id: int | None = None
+    notes: list[str] = field(default_factory=list)  # about the run as a whole
 
     @property
     def ok(self) -> bool:
@@ -49,6 +59,7 @@ class ImportReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
+            "notes": list(self.notes),
             "files": [report.to_json() for report in self.files],
             "totals": {"files": len(self.files), **self.totals()},
         }

@@ -3,7 +3,7 @@
 Parsing and writing are both Python work; in one process they take turns on the GIL. For a
 large export a separate parser process runs on another core and the import takes the time
 of the slower half instead of the sum. This module is what the worker imports, so it stays
-free of the store and of SQLAlchemy.
+free of the store and of SQLAlchemy (the dedup features it computes are plain numpy).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from itertools import islice
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from pipeline.dedup.features import attach
 from pipeline.errors import ParseError
 from pipeline.ingest.formats import parser_for
-from pipeline.ingest.model import Event, ParseOptions
+from pipeline.ingest.model import Event, ParsedPost, ParseOptions
 
 # Below this size a worker process costs more to start than it saves.
 PROCESS_THRESHOLD_BYTES = 16 * 1024 * 1024
@@ -30,6 +31,8 @@ def _work(format: str, path: str, options: ParseOptions, sender: Connection) -> 
     events = parser_for(format).parse(Path(path), options)
     try:
         while batch := list(islice(events, EVENTS_PER_MESSAGE)):
+            # Dedup features are computed here too, on this process's core, not the writer's.
+            attach([event for event in batch if isinstance(event, ParsedPost)], Path(path).parent)
             sender.send(batch)
     except ParseError as exc:
         sender.send(exc)

@@ -1,8 +1,11 @@
-"""Writing parsed posts into the store, in batches, deduplicating by source.
+"""Writing parsed posts into the store, in batches, deduplicating them.
 
 A message already in the store under the same source (the same message id of the same
 channel, or for formats without ids the same fingerprint in the same channel) adds a
-sighting and refreshes counts; it never adds a post. Everything runs inside the caller's
+sighting, never a post: its reactions and views are taken from the newer sighting, its text
+from the richer version. Every other post is written with its dedup features and keys, and
+the clusters around the batch are settled (``pipeline.dedup.cluster``), so a post that is
+the same content as one already stored points at it. Everything runs inside the caller's
 unit of work, so a file that fails half-way leaves nothing behind.
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, exists, func, select, text, update
@@ -18,6 +22,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from pipeline.channels import normalise_username
+from pipeline.dedup import features as dedup_features
+from pipeline.dedup.cluster import Change, Clusterer, Node, rank_of
+from pipeline.dedup.features import Features
+from pipeline.dedup.signature import exact_key, lsh_keys
+from pipeline.dedup.text import tokens
 from pipeline.ingest.model import ChannelInfo, ParsedPost, Reaction
 from pipeline.ingest.report import FileReport
 from pipeline.store.bulk import BulkInsert
@@ -25,7 +34,9 @@ from pipeline.store.models import (
     Base,
     Channel,
     ChannelMessage,
+    DuplicateReason,
     Post,
+    PostKey,
     PostSource,
     PostStatus,
     ReactionCount,
@@ -33,11 +44,14 @@ from pipeline.store.models import (
 )
 from pipeline.store.types import now_utc
 
+DEFAULT_THRESHOLD = 0.6
+
 BATCH_SIZE = 2000
 
 _POST_COLUMNS = (
     "id", "channel_id", "text", "entities", "media", "link_preview", "title", "forwarded_from",
-    "reply_to", "author", "date", "edited_at", "views", "status", "created_at", "updated_at",
+    "reply_to", "author", "date", "edited_at", "views", "counts_seen_at", "status",
+    "content_hash", "created_at", "updated_at",
 )  # fmt: skip
 _SOURCE_COLUMNS = (
     "post_id", "channel_id", "message_id", "import_run_id", "file", "format", "fingerprint",
@@ -46,6 +60,7 @@ _SOURCE_COLUMNS = (
 _IDENTITY_COLUMNS = ("channel_id", "message_id", "post_id")
 _REACTION_COLUMNS = ("post_id", "reaction", "count", "updated_at")
 _SNAPSHOT_COLUMNS = ("post_id", "reaction", "count", "taken_at")
+_KEY_COLUMNS = ("key", "post_id")
 
 
 class _Inserts:
@@ -60,6 +75,7 @@ class _Inserts:
         self.identities = bulk(ChannelMessage, _IDENTITY_COLUMNS)
         self.reactions = bulk(ReactionCount, _REACTION_COLUMNS)
         self.snapshots = bulk(ReactionSnapshot, _SNAPSHOT_COLUMNS)
+        self.keys = bulk(PostKey, _KEY_COLUMNS)
 
 
 def fingerprint(post: ParsedPost) -> str:
@@ -128,6 +144,38 @@ class _Pending:
     fingerprint: str
 
 
+def _features(post: ParsedPost) -> Features:
+    assert post.features is not None, "features are attached before writing"
+    return post.features
+
+
+def _version(post: ParsedPost, words: int) -> tuple[Any, ...]:
+    """Which of two versions of one message to keep: the later edit, then the richer one
+    (more of the text, formatting, media files), then a tie-break on the content itself so
+    the choice never depends on import order."""
+    return (
+        post.edited.timestamp() if post.edited else 0.0,
+        words,
+        len(post.entities),
+        sum(1 for item in post.media if item.file),
+        post.link_preview is not None,
+        len(post.text),
+        hashlib.blake2b(post.text.encode(), digest_size=8).hexdigest(),
+    )
+
+
+@dataclass(slots=True)
+class _Stored:
+    """What a re-sighting is compared with: the stored version of the message."""
+
+    id: int
+    version: tuple[Any, ...]
+    counts_seen_at: datetime | None
+    counts_total: int
+    content_hash: str | None
+    text: str
+
+
 class PostWriter:
     """Buffers parsed posts of one file and writes them in batches."""
 
@@ -140,6 +188,8 @@ class PostWriter:
         import_run_id: int | None,
         report: FileReport,
         seen_at: datetime | None = None,
+        observed_at: datetime | None = None,
+        threshold: float = DEFAULT_THRESHOLD,
     ) -> None:
         self._session = session
         self._file = file
@@ -147,16 +197,25 @@ class PostWriter:
         self._run_id = import_run_id
         self._report = report
         self._seen_at = seen_at or now_utc()
+        # When the export was taken (its file's time): decides which sighting's counts win.
+        self._observed_at = observed_at or self._seen_at
+        self._threshold = threshold
+        self._base = Path(file).parent
         self._channel_id: int | None = None
+        self._channel_key = ""
         self._channel_is_new = False
         self._ids_from_this_file: dict[int, int] = {}
         self._pending: list[_Pending] = []
         self._next_post_id: int | None = None
         self._bulk: _Inserts | None = None
+        # The posts this file added, and how each ended up, for the report.
+        self._outcome: dict[int, DuplicateReason | None] = {}
+        self._took_over: dict[int, DuplicateReason] = {}
 
     async def set_channel(self, channel: Channel | None) -> None:
         await self.flush()
         self._channel_id = channel.id if channel else None
+        self._channel_key = (channel.username or channel.title) if channel else ""
         # A chat with no stored messages yet (a first import) needs no look-ups: any of its
         # messages already stored came from this file, and those are remembered here.
         self._channel_is_new = channel is not None and not await self._session.scalar(
@@ -174,6 +233,7 @@ class PostWriter:
         pending, self._pending = self._pending, []
         if not pending:
             return
+        dedup_features.attach([item.post for item in pending], self._base)
         existing = await self._existing_posts(pending)
         new: list[_Pending] = []
         seen_in_batch: dict[object, int] = {}
@@ -190,13 +250,67 @@ class PostWriter:
                 new.append(item)
         new_ids = await self._insert_posts(new)
         known.extend((item, new_ids[index]) for item, index in repeats)
-        self._report.new += len(new)
         self._report.duplicates += len(known)
+        self._report.same_source += len(known)
         await self._add_sightings(
             [(item, post_id) for item, post_id in zip(new, new_ids, strict=True)], fresh=True
         )
         await self._add_sightings(known, fresh=False)
-        await self._refresh_counts(known)
+        changed = await self._refresh_known(known)
+        clusterer = Clusterer(self._session, self._threshold)
+        for item, post_id in zip(new, new_ids, strict=True):
+            clusterer.add(self._node(item.post, post_id))
+            self._outcome[post_id] = None
+        self._note(await clusterer.settle([*new_ids, *changed]))
+
+    async def finish(self) -> None:
+        """Write what is buffered and count, for the report, how the file's new posts ended up."""
+        await self.flush()
+        for post_id, reason in self._outcome.items():
+            reason = reason or self._took_over.get(post_id)
+            if reason is None:
+                self._report.new += 1
+            elif reason is DuplicateReason.NEAR_DUPLICATE:
+                self._report.near_duplicates += 1
+            else:
+                self._report.duplicates += 1
+                if reason is DuplicateReason.SAME_SOURCE:
+                    self._report.same_source += 1
+                else:
+                    self._report.same_content += 1
+
+    def _note(self, changes: list[Change]) -> None:
+        for change in changes:
+            if change.post_id in self._outcome:
+                self._outcome[change.post_id] = change.reason
+            elif change.was_canonical and change.duplicate_of in self._outcome and change.reason:
+                # A post of this file is a more complete version of content already stored.
+                self._took_over.setdefault(change.duplicate_of, change.reason)
+
+    def _node(self, post: ParsedPost, post_id: int) -> Node:
+        features = _features(post)
+        message_id = min(_message_ids(post), default=None)
+        node = Node(
+            id=post_id,
+            rank=rank_of(
+                words=len(features.words),
+                entities=len(post.entities),
+                media=len(post.media),
+                reactions=sum(r.count for r in post.reactions),
+                views=post.views,
+                date=post.date,
+                channel=self._channel_key,
+                message_id=message_id,
+                text=post.text,
+            ),
+            channel_id=self._channel_id,
+            has_ids=self._channel_id is not None and message_id is not None,
+            content_hash=features.content_hash,
+            keys=features.keys,
+            words=features.words,
+        )
+        node.stored = node.state
+        return node
 
     def _key(self, item: _Pending) -> object:
         message_id = item.post.message_id
@@ -287,12 +401,16 @@ class PostWriter:
         await self._insert_reactions(
             [(post_id, item.post.reactions) for item, post_id in pairs if item.post.reactions]
         )
+        await bulk.keys.run(
+            connection,
+            [(key, post_id) for item, post_id in pairs for key in _features(item.post).keys],
+        )
         return post_ids
 
     async def _insert_reactions(self, posts: list[tuple[int, list[Reaction]]]) -> None:
-        """Counts, and a snapshot of them as seen now, so growth can be charted."""
+        """Counts, and a snapshot of them as the export saw them, so growth can be charted."""
         connection, bulk = await self._inserts()
-        seen = self._seen_at
+        seen = self._observed_at
         await bulk.reactions.run(
             connection, [(pid, r.key, r.count, seen) for pid, rs in posts for r in rs]
         )
@@ -316,7 +434,9 @@ class PostWriter:
             post.date,
             post.edited,
             post.views,
+            self._observed_at,
             PostStatus.DRAFT,
+            _features(post).content_hash,
             self._seen_at,
             self._seen_at,
         )
@@ -366,21 +486,138 @@ class PostWriter:
                 .values(last_seen_at=self._seen_at, import_run_id=self._run_id)
             )
 
-    async def _refresh_counts(self, known: list[tuple[_Pending, int]]) -> None:
-        """A later sighting carries the latest reaction counts and views."""
-        latest = {post_id: item.post for item, post_id in known}  # the last sighting wins
-        with_reactions = [post_id for post_id, post in latest.items() if post.reactions]
+    async def _refresh_known(self, known: list[tuple[_Pending, int]]) -> list[int]:
+        """Bring stored posts up to date with a new sighting of them; return those whose
+        dedup standing may have changed (new text, or new counts that change their rank).
+
+        Counts (reactions, views) come from the newest sighting by export time; on a tie the
+        larger total wins, so the result never depends on import order. The text comes from
+        the richest version (see :func:`_version`).
+        """
+        if not known:
+            return []
+        stored = await self._stored_versions({post_id for _, post_id in known})
+        best: dict[int, _Pending] = {}
+        for item, post_id in known:
+            words = len(_features(item.post).words)
+            current = best.get(post_id)
+            if current is None or _version(item.post, words) > _version(
+                current.post, len(_features(current.post).words)
+            ):
+                best[post_id] = item
+        changed: set[int] = set()
+        for post_id, item in best.items():
+            was = stored[post_id]
+            if _version(item.post, len(_features(item.post).words)) > was.version:
+                await self._replace_text(was, item.post)
+                changed.add(post_id)
+        counted = {post_id: item.post for item, post_id in known}  # the last sighting here
+        newer = []
+        for post_id, post in counted.items():
+            was = stored[post_id]
+            total = sum(r.count for r in post.reactions)
+            seen = was.counts_seen_at
+            if (
+                seen is None
+                or self._observed_at > seen
+                or (self._observed_at == seen and total > was.counts_total)
+            ):
+                newer.append(post_id)
+                if total != was.counts_total:
+                    changed.add(post_id)  # reactions are part of a post's rank
+        await self._write_counts([(post_id, counted[post_id]) for post_id in newer])
+        return sorted(changed)
+
+    async def _stored_versions(self, post_ids: set[int]) -> dict[int, _Stored]:
+        reactions = (
+            select(func.coalesce(func.sum(ReactionCount.count), 0))
+            .where(ReactionCount.post_id == Post.id)
+            .scalar_subquery()
+        )
+        rows = await self._session.execute(
+            select(
+                Post.id,
+                Post.text,
+                Post.entities,
+                Post.media,
+                Post.link_preview,
+                Post.edited_at,
+                Post.counts_seen_at,
+                Post.content_hash,
+                reactions,
+            ).where(Post.id.in_(post_ids))
+        )
+        result = {}
+        for row in rows:
+            version = (
+                row.edited_at.timestamp() if row.edited_at else 0.0,
+                len(tokens(row.text)) if dedup_features.is_text_hash(row.content_hash) else 0,
+                len(row.entities or ()),
+                sum(1 for item in row.media or () if item.get("file")),
+                row.link_preview is not None,
+                len(row.text),
+                hashlib.blake2b(row.text.encode(), digest_size=8).hexdigest(),
+            )
+            result[row.id] = _Stored(
+                row.id, version, row.counts_seen_at, int(row[8]), row.content_hash, row.text
+            )
+        return result
+
+    async def _replace_text(self, was: _Stored, post: ParsedPost) -> None:
+        """Store ``post``'s version of the message, and re-key the post for dedup."""
+        features = _features(post)
+        preview = post.link_preview
+        values: dict[str, Any] = {
+            "text": post.text,
+            "entities": [entity.to_dict() for entity in post.entities],
+            "media": [media.to_dict() for media in post.media],
+            "link_preview": (
+                {k: v for k, v in asdict(preview).items() if v is not None} if preview else None
+            ),
+            "edited_at": post.edited,
+            "content_hash": features.content_hash,
+        }
+        for name, value in (
+            ("title", post.title),
+            ("date", post.date),
+            ("author", post.author),
+            ("forwarded_from", post.forwarded_from),
+            ("reply_to", post.reply_to),
+        ):
+            if value is not None:  # a field this version lacks is kept from the other
+                values[name] = value
+        await self._session.execute(update(Post).where(Post.id == was.id).values(**values))
+        old_keys = _keys_of(was.text, was.content_hash)
+        if old_keys:
+            await self._session.execute(
+                delete(PostKey).where(PostKey.post_id == was.id, PostKey.key.in_(old_keys))
+            )
+        connection, bulk = await self._inserts()
+        await bulk.keys.run(connection, [(key, was.id) for key in features.keys])
+
+    async def _write_counts(self, latest: list[tuple[int, ParsedPost]]) -> None:
+        with_reactions = [post_id for post_id, post in latest if post.reactions]
         if with_reactions:
             await self._session.execute(
                 delete(ReactionCount).where(ReactionCount.post_id.in_(with_reactions))
             )
             await self._insert_reactions(
-                [(post_id, latest[post_id].reactions) for post_id in with_reactions]
+                [(post_id, post.reactions) for post_id, post in latest if post.reactions]
             )
-        views = [
-            {"id": post_id, "views": post.views}
-            for post_id, post in latest.items()
-            if post.views is not None
-        ]
-        if views:
-            await self._session.execute(update(Post), views)
+        if latest:
+            await self._session.execute(
+                update(Post),
+                [
+                    {"id": post_id, "counts_seen_at": self._observed_at}
+                    | ({"views": post.views} if post.views is not None else {})
+                    for post_id, post in latest
+                ],
+            )
+
+
+def _keys_of(text: str, content_hash: str | None) -> list[int]:
+    """The keys a stored post was indexed under (they follow from its text)."""
+    if dedup_features.is_text_hash(content_hash):
+        words = tokens(text)
+        return lsh_keys([words])[0] if len(words) >= 2 else []
+    return [exact_key(content_hash)] if content_hash else []

@@ -140,6 +140,9 @@ class Post(Base):
     date: Mapped[datetime | None] = mapped_column()
     edited_at: Mapped[datetime | None] = mapped_column()
     views: Mapped[int | None] = mapped_column(BigInteger)
+    # When the sighting whose reactions and views are stored was taken (its file's time):
+    # a later import updates them only from a newer sighting.
+    counts_seen_at: Mapped[datetime | None] = mapped_column()
     status: Mapped[PostStatus] = mapped_column(
         _enum(PostStatus, "post_status"), default=PostStatus.DRAFT
     )
@@ -162,6 +165,38 @@ class Post(Base):
     reactions: Mapped[list[ReactionCount]] = relationship(
         lazy="raise", order_by="ReactionCount.reaction"
     )
+
+
+class PostKey(Base):
+    """The dedup index: a post's LSH and content keys (``pipeline.dedup.signature``).
+
+    Two posts sharing a key are compared; the posts similar to a new one are found through
+    its keys in this table, never by scanning the store.
+    """
+
+    __tablename__ = "post_keys"
+    # The primary key is the look-up index; SQLite stores it without a separate rowid.
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+
+
+class DedupState(Base):
+    """One row: how the dedup index and clusters in this store were built.
+
+    When tgpipe's features version or the configured threshold differ from these, the next
+    import rebuilds the index and the clusters first.
+    """
+
+    __tablename__ = "dedup_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    features_version: Mapped[int] = mapped_column(Integer)
+    threshold: Mapped[float] = mapped_column(Float)
+    built_at: Mapped[datetime] = mapped_column(default=now_utc)
 
 
 class ChannelMessage(Base):

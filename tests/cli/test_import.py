@@ -34,8 +34,8 @@ def test_json_report_and_reimport(tgpipe) -> None:
     assert first.exit_code == 0
     report = first.json()
     assert report["totals"] == {
-        "files": 1, "parsed": 7, "new": 7, "duplicates": 0, "near_duplicates": 0,
-        "rejected": 0, "skipped": 2,
+        "files": 1, "parsed": 7, "new": 7, "duplicates": 0, "same_source": 0,
+        "same_content": 0, "near_duplicates": 0, "rejected": 0, "skipped": 2,
     }  # fmt: skip
     again = tgpipe("import", str(EXAMPLE), "--json").json()
     assert (again["totals"]["new"], again["totals"]["duplicates"]) == (0, 7)

@@ -36,7 +36,23 @@ def test_list_json_shape(seeded) -> None:
         "duplicate_of": None,
         "duplicate_reason": None,
         "similarity": None,
-        "sources": [{"file": "export/result.json", "format": "desktop-json", "message_id": 10}],
+        # Every place the content was seen: its own message and its duplicate's.
+        "sources": [
+            {
+                "file": "export/result.json",
+                "format": "desktop-json",
+                "message_id": 10,
+                "channel": "@nn_for_science",
+                "post_id": 1,
+            },
+            {
+                "file": "export/result.json",
+                "format": "desktop-json",
+                "message_id": 12,
+                "channel": "@nn_for_science",
+                "post_id": 3,
+            },
+        ],
     }
     media_only = posts[0]
     assert media_only["title"] == ""

@@ -1,0 +1,47 @@
+"""`tgpipe dedup ...`: the duplicate index."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.common import console, open_store, print_json, run, settings_of
+from pipeline.dedup.index import RebuildResult, rebuild
+from pipeline.store.db import unit_of_work
+
+app = typer.Typer(help="Find duplicates across the whole store.", no_args_is_help=True)
+
+
+@app.command("rebuild")
+def cmd_rebuild(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for other tools.")] = False,
+) -> None:
+    """Re-index every post and find its duplicates again with TGPIPE_DEDUP_THRESHOLD.
+
+    Imports do this by themselves when the threshold or tgpipe's dedup changed; this does it
+    now, e.g. to try another threshold before the next import.
+    """
+    settings = settings_of(ctx)
+
+    async def go() -> RebuildResult:
+        async with open_store(settings) as factory, unit_of_work(factory) as session:
+            return await rebuild(
+                session, settings.dedup_threshold, "asked with tgpipe dedup rebuild"
+            )
+
+    result = run(go())
+    if as_json:
+        print_json(
+            {
+                "posts": result.posts,
+                "duplicates": result.duplicates,
+                "threshold": settings.dedup_threshold,
+            }
+        )
+        return
+    console.print(
+        f"re-indexed {result.posts} posts at threshold {settings.dedup_threshold:g}: "
+        f"{result.duplicates} are duplicates of another post"
+    )

@@ -1,0 +1,359 @@
+"""Clusters of duplicates: which post is canonical, and what every other one duplicates.
+
+The clustering is defined on the whole store, so that import order never changes it: take
+the posts from the most complete to the least (:class:`Rank`); each joins the most similar
+canonical post ranked above it, or is canonical itself. A post's place therefore depends
+only on the posts ranked above it, which makes exact incremental upkeep possible: when posts
+arrive or change, they and whatever they may affect are decided again, highest rank first,
+and a post whose canonical status changes passes the question on to the posts ranked below
+it that resemble it. The result equals clustering the whole store from scratch.
+
+"Resemble" (neighbours): two posts that share an index key and whose similarity reaches the
+threshold, or that have equal content hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pipeline.dedup.features import is_text_hash
+from pipeline.dedup.signature import exact_key, lsh_keys
+from pipeline.dedup.similarity import Text, similarity
+from pipeline.dedup.text import tokens
+from pipeline.store.models import (
+    Channel,
+    ChannelMessage,
+    DuplicateReason,
+    Post,
+    PostKey,
+    ReactionCount,
+)
+
+log = logging.getLogger(__name__)
+
+# Parameters per statement: below SQLite's and asyncpg's limits with room to spare.
+IN_CHUNK = 5000
+
+
+@dataclass(slots=True, frozen=True, order=True)
+class Rank:
+    """How complete a version is; greater is more complete.
+
+    Longest comparable text first (so a footer or a preview's lost lines do not count), then
+    formatting, media, reactions, views, then the earliest date (the original), then a
+    tie-break taken from the post's own identity, never from the order it was stored in.
+    """
+
+    words: int
+    entities: int
+    media: int
+    reactions: int
+    views: int
+    earliness: float
+    tiebreak: str
+
+
+def rank_of(
+    *,
+    words: int,
+    entities: int,
+    media: int,
+    reactions: int,
+    views: int | None,
+    date: datetime | None,
+    channel: str,
+    message_id: int | None,
+    text: str,
+) -> Rank:
+    digest = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+    return Rank(
+        words,
+        entities,
+        media,
+        reactions,
+        views or 0,
+        -date.timestamp() if date else float("-inf"),
+        f"{channel}\x1f{message_id if message_id is not None else ''}\x1f{digest}",
+    )
+
+
+@dataclass(slots=True)
+class Node:
+    """One post as the clustering sees it."""
+
+    id: int
+    rank: Rank
+    channel_id: int | None
+    has_ids: bool  # False for posts from formats without message ids (text copies)
+    content_hash: str | None
+    keys: tuple[int, ...]
+    words: tuple[str, ...]  # () for posts compared only by media bytes
+    duplicate_of: int | None = None
+    reason: DuplicateReason | None = None
+    similarity: float | None = None
+    stored: tuple[int | None, DuplicateReason | None, float | None] | None = None
+    _text: Text | None = field(default=None, repr=False)
+
+    @property
+    def text(self) -> Text:
+        if self._text is None:
+            self._text = Text(self.words)
+        return self._text
+
+    @property
+    def state(self) -> tuple[int | None, DuplicateReason | None, float | None]:
+        return (self.duplicate_of, self.reason, self.similarity)
+
+
+@dataclass(slots=True)
+class Change:
+    post_id: int
+    duplicate_of: int | None
+    reason: DuplicateReason | None
+    similarity: float | None
+    was_canonical: bool
+
+
+def relation(duplicate: Node, canonical: Node, score: float) -> DuplicateReason:
+    """Why ``duplicate`` is a duplicate of ``canonical``.
+
+    The same message seen through a format without message ids is the same source; the same
+    text again in one channel is the same content; a re-post by another channel, equal or
+    not, and any merely similar text is a near duplicate.
+    """
+    same_channel = duplicate.channel_id == canonical.channel_id
+    one_without_ids = not (duplicate.has_ids and canonical.has_ids)
+    if same_channel and duplicate.channel_id is not None and one_without_ids:
+        return DuplicateReason.SAME_SOURCE
+    if same_channel and duplicate.content_hash == canonical.content_hash:
+        return DuplicateReason.SAME_CONTENT
+    return DuplicateReason.NEAR_DUPLICATE
+
+
+class _Pending:
+    """A heap entry: the highest rank comes out first."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def __lt__(self, other: _Pending) -> bool:
+        return self.node.rank > other.node.rank
+
+
+def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Clusterer:
+    """Settles the clusters around posts that were just added or changed, in one session."""
+
+    def __init__(self, session: AsyncSession, threshold: float) -> None:
+        self._session = session
+        self._threshold = threshold
+        self._nodes: dict[int, Node] = {}
+        self._neighbours: dict[int, dict[int, float]] = {}
+
+    def add(self, node: Node) -> None:
+        """A post already written in this session, given so it need not be read back."""
+        self._nodes[node.id] = node
+
+    async def settle(self, fresh: Iterable[int]) -> list[Change]:
+        """Decide again ``fresh`` (new or changed) posts and everything that depends on them;
+        write the changes and return them."""
+        fresh_ids = set(fresh)
+        await self._load(fresh_ids)
+        # A changed post's former duplicates depend on it whatever its new rank.
+        members = await self._members_of(fresh_ids)
+        await self._load(members)
+        pending = {i for i in fresh_ids | members if i in self._nodes}
+        heap = [_Pending(self._nodes[i]) for i in pending]
+        heapq.heapify(heap)
+        changes: list[Change] = []
+        while heap:
+            node = heapq.heappop(heap).node
+            if node.id not in pending:
+                continue
+            if node.id not in self._neighbours:
+                await self._find_neighbours([i for i in pending if i not in self._neighbours])
+            pending.discard(node.id)
+            was_canonical = node.duplicate_of is None
+            self._decide(node)
+            is_canonical = node.duplicate_of is None
+            if node.id in fresh_ids or was_canonical != is_canonical:
+                for other_id in self._neighbours[node.id]:
+                    other = self._nodes[other_id]
+                    if other.rank < node.rank and other_id not in pending:
+                        pending.add(other_id)
+                        heapq.heappush(heap, _Pending(other))
+            if node.state != node.stored:
+                changes.append(
+                    Change(node.id, node.duplicate_of, node.reason, node.similarity, was_canonical)
+                )
+                node.stored = node.state
+        await self._write(changes)
+        return changes
+
+    def _decide(self, node: Node) -> None:
+        best: Node | None = None
+        best_score = 0.0
+        for other_id, score in self._neighbours[node.id].items():
+            other = self._nodes[other_id]
+            eligible = other.rank > node.rank and other.duplicate_of is None
+            if eligible and (best is None or (score, other.rank) > (best_score, best.rank)):
+                best, best_score = other, score
+        if best is None:
+            node.duplicate_of = node.reason = node.similarity = None
+        else:
+            node.duplicate_of = best.id
+            node.reason = relation(node, best, best_score)
+            node.similarity = round(best_score, 4)
+
+    def _score(self, a: Node, b: Node) -> float:
+        if a.content_hash is not None and a.content_hash == b.content_hash:
+            return 1.0
+        if not a.words or not b.words:
+            return 0.0
+        return similarity(a.text, b.text)
+
+    async def _find_neighbours(self, ids: list[int]) -> None:
+        by_key: dict[int, list[int]] = defaultdict(list)
+        keys = sorted({key for i in ids for key in self._nodes[i].keys})
+        for chunk in _chunks(keys):
+            rows = await self._session.execute(
+                select(PostKey.key, PostKey.post_id).where(PostKey.key.in_(chunk))
+            )
+            for key, post_id in rows:
+                by_key[key].append(post_id)
+        candidates: dict[int, set[int]] = {}
+        for i in ids:
+            found = {other for key in self._nodes[i].keys for other in by_key.get(key, ())}
+            found.discard(i)
+            candidates[i] = found
+        await self._load({other for found in candidates.values() for other in found})
+        for i, found in candidates.items():
+            node = self._nodes[i]
+            neighbours = self._neighbours.setdefault(i, {})
+            for other_id in found:
+                other = self._nodes.get(other_id)
+                if other is None:
+                    continue
+                score = self._score(node, other)
+                if score >= self._threshold:
+                    neighbours[other_id] = score
+                    # Symmetric: keep the other side's list right if it was already built.
+                    if other_id in self._neighbours:
+                        self._neighbours[other_id][i] = score
+
+    async def _members_of(self, ids: set[int]) -> set[int]:
+        members: set[int] = set()
+        for chunk in _chunks(sorted(ids)):
+            rows = await self._session.scalars(select(Post.id).where(Post.duplicate_of.in_(chunk)))
+            members.update(rows)
+        return members
+
+    async def _load(self, ids: Iterable[int]) -> None:
+        missing = sorted(i for i in ids if i not in self._nodes)
+        for chunk in _chunks(missing):
+            for node in await load_nodes(self._session, chunk):
+                self._nodes[node.id] = node
+
+    async def _write(self, changes: list[Change]) -> None:
+        if changes:
+            await self._session.execute(
+                update(Post),
+                [
+                    {
+                        "id": change.post_id,
+                        "duplicate_of": change.duplicate_of,
+                        "duplicate_reason": change.reason,
+                        "similarity": change.similarity,
+                    }
+                    for change in changes
+                ],
+            )
+
+
+async def load_nodes(session: AsyncSession, ids: Sequence[int]) -> list[Node]:
+    """Stored posts as nodes, with their keys recomputed from their text."""
+    reactions = (
+        select(func.coalesce(func.sum(ReactionCount.count), 0))
+        .where(ReactionCount.post_id == Post.id)
+        .scalar_subquery()
+    )
+    first_message = (
+        select(func.min(ChannelMessage.message_id))
+        .where(ChannelMessage.post_id == Post.id)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(
+            Post.id,
+            Post.channel_id,
+            Post.text,
+            Post.entities,
+            Post.media,
+            Post.views,
+            Post.date,
+            Post.content_hash,
+            Post.duplicate_of,
+            Post.duplicate_reason,
+            Post.similarity,
+            reactions,
+            first_message,
+            Channel.username,
+            Channel.title,
+        )
+        .outerjoin(Channel, Channel.id == Post.channel_id)
+        .where(Post.id.in_(ids))
+    )
+    found = rows.all()
+    # Keys are a function of the text: recomputing them is cheaper than reading post_keys by
+    # post (its index is by key).
+    texts = [tuple(tokens(row.text)) if is_text_hash(row.content_hash) else () for row in found]
+    computed = iter(lsh_keys([words for words in texts if words]))
+    nodes = []
+    for row, words in zip(found, texts, strict=True):
+        if words:
+            keys: Sequence[int] = next(computed)
+        elif row.content_hash:
+            keys = (exact_key(row.content_hash),)
+        else:
+            keys = ()
+        node = Node(
+            id=row.id,
+            rank=rank_of(
+                words=len(words),
+                entities=len(row.entities or ()),
+                media=len(row.media or ()),
+                reactions=int(row[11] or 0),
+                views=row.views,
+                date=row.date,
+                channel=row.username or row.title or "",
+                message_id=row[12],
+                text=row.text,
+            ),
+            channel_id=row.channel_id,
+            has_ids=row[12] is not None,
+            content_hash=row.content_hash,
+            keys=tuple(keys),
+            words=words,
+            duplicate_of=row.duplicate_of,
+            reason=row.duplicate_reason,
+            similarity=row.similarity,
+        )
+        node.stored = node.state
+        nodes.append(node)
+    return nodes
