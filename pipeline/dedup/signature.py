@@ -15,6 +15,7 @@ the index.
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from collections.abc import Sequence
 
@@ -155,7 +156,9 @@ def _prefix_keys(texts: Sequence[Sequence[str]]) -> list[list[int]]:
 
 def exact_key(content_hash: str) -> int:
     """The key of a content hash: finds posts equal by content (media-keyed posts)."""
-    return int(_to_keys(np.array([int(content_hash[:15], 16) | (1 << 61)], U64))[0])
+    digest = int.from_bytes(hashlib.blake2b(content_hash.encode(), digest_size=8).digest())
+    # Bit 63 sets exact keys apart from band and prefix keys before mixing.
+    return int(_to_keys(np.array([digest | (1 << 63)], U64))[0])
 
 
 def lsh_keys(texts: Sequence[Sequence[str]]) -> list[list[int]]:

@@ -40,18 +40,28 @@ for _number, _stem in enumerate(_RUSSIAN_STEMS, 1):
 
 
 def numbers(words: Sequence[str]) -> tuple[str, ...]:
-    """The numbers and month names among ``words``, in order (ids, versions, dates)."""
+    """The numbers and month names among ``words``, in order (ids, versions, dates).
+
+    Digit groups written apart ("10 000", "2 5 1") count as one number, so reformatting a
+    number does not make a copy look like another post.
+    """
     found: list[str] = []
+    joined = False  # whether the last word was a number on its own, to join the next to
     for word in words:
+        if word.isdigit():
+            if joined:
+                found[-1] += word
+            else:
+                found.append(word)
+            joined = True
+            continue
+        joined = False
         if word.isalpha():
             month = _MONTHS.get(word)
             if month:
                 found.append(month)
-        elif not word.isdigit():
-            digits = "".join(c if c.isdigit() else " " for c in word).split()
-            found.extend(digits)
         else:
-            found.append(word)
+            found.extend("".join(c if c.isdigit() else " " for c in word).split())
     return tuple(found)
 
 

@@ -32,6 +32,8 @@ _URL = re.compile(r"(?i)(?:https?://|www\.|t\.me/|telegram\.me/)\S+")
 _MENTION = re.compile(r"@\w{3,}")
 _HASHTAG = re.compile(r"#\w+")
 _DIGITS = re.compile(r"\d+")
+# Invisible format characters (soft hyphen, zero-width space and joiners, BOM) inside words.
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
 _LINK_HINTS = ("://", "www.", "t.me/", "telegram.me/")
 # Words of a subscribe / follow / source line: such a line is boilerplate when it also
 # names a channel (a mention or a link) and says nothing else.
@@ -85,7 +87,7 @@ def comparable_text(text: str) -> str:
         text = unicodedata.normalize("NFKC", text)
     folded = text.casefold()
     if not folded.isascii():
-        folded = _marks().sub("", folded)
+        folded = _INVISIBLE.sub("", _marks().sub("", folded))
     kept = [
         _URL.sub(" ", line) if _has_link(line) else line
         for line in folded.splitlines()

@@ -223,9 +223,6 @@ async def _read_ahead(events: Iterator[Event], path: Path) -> AsyncGenerator[lis
 def _next_slice(events: Iterator[Event], path: Path) -> list[Event]:
     try:
         batch = list(islice(events, _EVENTS_PER_SLICE))
-        # Dedup features are pure CPU work on the parsed text: done here, off the event loop.
-        dedup_features.attach([e for e in batch if isinstance(e, ParsedPost)], path.parent)
-        return batch
     except ParseError:
         raise
     except (RecursionError, MemoryError, UnicodeError, ValueError) as exc:
@@ -233,3 +230,7 @@ def _next_slice(events: Iterator[Event], path: Path) -> list[Event]:
         raise ParseError(
             str(path), None, f"unreadable input ({type(exc).__name__}: {exc})"
         ) from exc
+    # Dedup features are pure CPU work on the parsed text: done here, off the event loop,
+    # and outside the parser's error handling (a failure here is not the file's fault).
+    dedup_features.attach([e for e in batch if isinstance(e, ParsedPost)], path.parent)
+    return batch

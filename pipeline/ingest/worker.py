@@ -9,6 +9,7 @@ free of the store and of SQLAlchemy (the dedup features it computes are plain nu
 from __future__ import annotations
 
 import asyncio
+import logging
 import multiprocessing
 from collections.abc import AsyncGenerator, Generator
 from itertools import islice
@@ -19,6 +20,8 @@ from pipeline.dedup.features import attach
 from pipeline.errors import ParseError
 from pipeline.ingest.formats import parser_for
 from pipeline.ingest.model import Event, ParsedPost, ParseOptions
+
+log = logging.getLogger(__name__)
 
 # Below this size a worker process costs more to start than it saves.
 PROCESS_THRESHOLD_BYTES = 16 * 1024 * 1024
@@ -31,8 +34,7 @@ def _work(format: str, path: str, options: ParseOptions, sender: Connection) -> 
     events = parser_for(format).parse(Path(path), options)
     try:
         while batch := list(islice(events, EVENTS_PER_MESSAGE)):
-            # Dedup features are computed here too, on this process's core, not the writer's.
-            attach([event for event in batch if isinstance(event, ParsedPost)], Path(path).parent)
+            _attach_features(batch, Path(path).parent)
             sender.send(batch)
     except ParseError as exc:
         sender.send(exc)
@@ -44,6 +46,16 @@ def _work(format: str, path: str, options: ParseOptions, sender: Connection) -> 
         if isinstance(events, Generator):
             events.close()
     sender.send(_END)
+
+
+def _attach_features(batch: list[Event], base: Path) -> None:
+    """Dedup features, computed here on this process's core rather than the writer's."""
+    try:
+        attach([event for event in batch if isinstance(event, ParsedPost)], base)
+    except Exception:
+        # Not the file's fault: the writer computes what is missing and a real bug shows
+        # there as itself, instead of as a rejected file.
+        log.exception("computing dedup features in the parser process failed")
 
 
 def _receive(receiver: Connection, path: Path) -> list[Event] | ParseError | str:

@@ -1,0 +1,253 @@
+"""Shingles and the persisted LSH keys: stable, batch-independent, and finding near copies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.dedup import signature
+from pipeline.dedup.signature import exact_key, lsh_keys, shingles
+from pipeline.dedup.text import content_hash, tokens
+
+INT32 = (-(2**31), 2**31 - 1)
+
+ENGLISH = (
+    "Researchers at the university have discovered a new method for recycling plastic waste "
+    "into fuel using a cheap catalyst made from iron and clay. The process works at room "
+    "temperature and could be deployed in small towns within five years, according to the team."
+)
+RUSSIAN = (
+    "Учёные из Новосибирска разработали новый способ очистки воды от микропластика с помощью "
+    "магнитных наночастиц. Метод уже испытали на реке Обь, и результаты превзошли ожидания "
+    "исследователей, сообщает пресс-служба института."
+)
+CHINESE = (
+    "科学家们发现了一种利用廉价催化剂将塑料垃圾转化为燃料的新方法，该过程在室温下即可进行，"
+    "预计五年内可以在小城镇推广使用。"
+)
+ARABIC = (
+    "أعلن الباحثون في الجامعة عن طريقة جديدة لإعادة تدوير النفايات البلاستيكية وتحويلها إلى "
+    "وقود باستخدام محفز رخيص مصنوع من الحديد والطين، ويمكن تطبيقها في المدن الصغيرة."
+)
+SPORTS = (
+    "The home team won the championship final last night after a dramatic penalty shootout, "
+    "with their young goalkeeper saving three shots in front of a sold-out stadium."
+)
+LONG_TEXTS = [ENGLISH, RUSSIAN, CHINESE, ARABIC, SPORTS]
+LONG_IDS = ["en", "ru", "zh", "ar", "en-sports"]
+
+
+def keys_of(source: str) -> list[int]:
+    return lsh_keys([tokens(source)])[0]
+
+
+# --- shingles ------------------------------------------------------------------------------
+
+
+def test_shingles_of_too_few_words_are_empty() -> None:
+    assert len(shingles([])) == 0
+    assert len(shingles(["one"])) == 0
+
+
+def test_shingles_are_sorted_distinct_word_pairs() -> None:
+    found = shingles(["a", "b", "a", "b", "c"])  # pairs ab, ba, ab, bc: three distinct
+    assert found.dtype == np.uint64
+    assert len(found) == 3
+    assert list(found) == sorted(found)
+
+
+def test_shingles_depend_on_order_not_position() -> None:
+    pair = shingles(["hello", "world"])
+    assert len(pair) == 1
+    assert pair[0] in shingles(["say", "hello", "world", "again"])
+    assert set(shingles(["world", "hello"])).isdisjoint(pair)
+
+
+def test_shingle_hash_is_stable() -> None:
+    # Similarity scores are stored with clusters: the hash may change only with FEATURES_VERSION.
+    assert shingles(["hello", "world"]).tolist() == [4096962470008722859]
+
+
+# --- lsh_keys: shape and stability ---------------------------------------------------------
+
+
+def test_features_version() -> None:
+    # The golden keys below belong to this version; changing the hashing must bump it.
+    assert signature.FEATURES_VERSION == 1
+
+
+def test_keys_are_stable() -> None:
+    words = tokens(
+        "The quick brown fox jumps over the lazy dog while the cat watches from a sunny "
+        "windowsill nearby and yawns"
+    )
+    assert len(words) == 20
+    assert lsh_keys([words, ["hello", "world"]]) == [
+        [
+            -1751836750, -1136133613, -667137073, -533419280, -422096255, -242408950,
+            389651363, 398069313, 1125826454, 1914980586, 2036730613, 2109111046,
+        ],
+        [
+            -1739954330, -1642992194, -1626702322, -1609601129, -1479258855, -1026810317,
+            582961687, 624240809, 1210607525, 2091489308,
+        ],
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("length", "count"),
+    [(2, 10), (7, 10), (8, 11), (15, 11), (16, 12), (23, 12), (24, 13), (200, 13)],
+)
+def test_band_keys_plus_one_key_per_covered_prefix_window(length: int, count: int) -> None:
+    words = [f"w{i}" for i in range(length)]
+    keys = lsh_keys([words])[0]
+    assert len(keys) == count  # BANDS, plus windows 0-8, 8-16, 16-24 the text covers
+    assert keys == sorted(set(keys))
+    assert all(INT32[0] <= key <= INT32[1] for key in keys)
+    assert all(type(key) is int for key in keys)
+
+
+def test_empty_batch() -> None:
+    assert lsh_keys([]) == []
+
+
+@pytest.mark.parametrize("short", [[], ["alone"]])
+def test_fewer_words_than_a_shingle_is_refused(short: list[str]) -> None:
+    with pytest.raises(ValueError, match="at least 2 words"):
+        lsh_keys([short])
+    # Also inside a batch, wherever it stands.
+    with pytest.raises(ValueError, match="at least 2 words"):
+        lsh_keys([["a", "b", "c"], short, ["d", "e"]])
+
+
+def test_repeated_calls_agree() -> None:
+    # The word-hash cache is filled by the first call and read by the second.
+    words = tokens(RUSSIAN)
+    assert lsh_keys([words]) == lsh_keys([list(words)])
+
+
+# --- lsh_keys: batches ---------------------------------------------------------------------
+
+
+def test_batch_equals_one_by_one() -> None:
+    texts = [tokens(source) for source in LONG_TEXTS]
+    # Very short texts next to each other: shingles must never span two texts.
+    texts[1:1] = [["a", "b"], ["c", "d", "e"], ["a", "b"]]
+    texts.append(["w"] * 30)
+    batch = lsh_keys(texts)
+    assert batch == [lsh_keys([words])[0] for words in texts]
+    assert batch[1] == batch[3]  # equal texts in one batch: equal keys
+
+
+def test_batch_bigger_than_one_minhash_chunk() -> None:
+    # More shingles than signature._CHUNK, and one text longer than a chunk by itself.
+    texts = [[f"t{t}w{i % 97}" for i in range(5000)] for t in range(25)]
+    texts.insert(7, ["x", "y"])
+    texts.append([f"long{i % 1013}" for i in range(signature._CHUNK + 5000)])
+    assert sum(map(len, texts)) > 2 * signature._CHUNK
+    assert lsh_keys(texts) == [lsh_keys([words])[0] for words in texts]
+
+
+def test_batch_order_does_not_matter() -> None:
+    texts = [tokens(source) for source in LONG_TEXTS]
+    forward = lsh_keys(texts)
+    backward = lsh_keys(texts[::-1])
+    assert forward == backward[::-1]
+
+
+# --- lsh_keys: what shares a key -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", LONG_TEXTS, ids=LONG_IDS)
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "{}\n\nПодпишись на @channel",
+        "{}\nhttps://t.me/channel",
+        "🔥🔥 {} 🚀",
+        "  {}  ",
+        "{}\n#news #science",
+    ],
+    ids=["ru-footer", "link-footer", "emoji", "spaces", "hashtags"],
+)
+def test_folded_variants_have_identical_keys(source: str, variant: str) -> None:
+    assert keys_of(variant.format(source)) == keys_of(source)
+
+
+@pytest.mark.parametrize("source", LONG_TEXTS, ids=LONG_IDS)
+def test_case_and_whitespace_variants_have_identical_keys(source: str) -> None:
+    assert keys_of(source.upper().replace(" ", "\n")) == keys_of(source)
+
+
+@pytest.mark.parametrize("source", LONG_TEXTS, ids=LONG_IDS)
+@pytest.mark.parametrize("kept", [0.7, 0.5])
+def test_truncated_copy_shares_a_key(source: str, kept: float) -> None:
+    words = tokens(source)
+    cut = words[: int(len(words) * kept)]
+    assert len(cut) >= 8  # covers the first prefix window
+    assert set(lsh_keys([cut])[0]) & set(lsh_keys([words])[0])
+
+
+def test_truncated_copy_with_an_edit_at_the_start_shares_a_later_window() -> None:
+    words = tokens(ENGLISH)
+    edited = ["Scientists", *words[1:]]
+    cut = edited[: int(len(words) * 0.7)]
+    assert len(cut) >= 24
+    # The first window differs now; the second and third still match the original's.
+    assert set(lsh_keys([cut])[0]) & set(lsh_keys([words])[0])
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        (ENGLISH, SPORTS),
+        (ENGLISH, RUSSIAN),
+        (RUSSIAN, CHINESE),
+        (CHINESE, ARABIC),
+        (ARABIC, SPORTS),
+        (RUSSIAN, ARABIC),
+    ],
+)
+def test_unrelated_texts_share_no_key(left: str, right: str) -> None:
+    assert not set(keys_of(left)) & set(keys_of(right))
+
+
+def test_light_edit_shares_a_key() -> None:
+    words = tokens(ENGLISH)
+    edited = list(words)
+    edited[10] = "novel"  # 2 of 44 words changed
+    edited[30] = "villages"
+    assert set(lsh_keys([edited])[0]) & set(lsh_keys([words])[0])
+
+
+# --- exact_key -----------------------------------------------------------------------------
+
+
+def test_exact_key_is_stable_int32() -> None:
+    digest = content_hash(["hello", "world"])
+    assert exact_key(digest) == 616666382
+
+
+@pytest.mark.parametrize(
+    "digest",
+    [
+        "0" * 32,
+        "f" * 32,
+        "0123456789abcdef" * 2,
+        content_hash(tokens(RUSSIAN)),
+        "m" + "0" * 32,  # media content hashes are keyed too
+        "m8fc642348ab471391413b355217b710a",
+    ],
+)
+def test_exact_key_range(digest: str) -> None:
+    key = exact_key(digest)
+    assert type(key) is int
+    assert INT32[0] <= key <= INT32[1]
+
+
+def test_exact_keys_differ_between_hashes() -> None:
+    digests = [content_hash(tokens(source)) for source in LONG_TEXTS]
+    digests += ["m" + digest for digest in digests]
+    assert len({exact_key(digest) for digest in digests}) == len(digests)
+    # The whole hash counts, not a prefix of it.
+    assert exact_key("0" * 31 + "1") != exact_key("0" * 32)

@@ -1,0 +1,297 @@
+"""Similarity of two posts: shingle Jaccard, the truncated-copy score, and the numbers veto."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from pipeline.dedup.similarity import Text, numbers, numbers_agree, similarity
+from pipeline.dedup.text import tokens
+from pipeline.ingest.formats import detect_format, parser_for
+from pipeline.ingest.model import ParsedPost, ParseOptions
+
+# The default TGPIPE_DEDUP_THRESHOLD: what "the same content" means in the store.
+THRESHOLD = 0.6
+
+ENGLISH = (
+    "Researchers at the university have discovered a new method for recycling plastic waste "
+    "into fuel using a cheap catalyst made from iron and clay. The process works at room "
+    "temperature and could be deployed in small towns within five years, according to the team."
+)
+RUSSIAN = (
+    "Учёные из Новосибирска разработали новый способ очистки воды от микропластика с помощью "
+    "магнитных наночастиц. Метод уже испытали на реке Обь, и результаты превзошли ожидания "
+    "исследователей, сообщает пресс-служба института."
+)
+CHINESE = (
+    "科学家们发现了一种利用廉价催化剂将塑料垃圾转化为燃料的新方法，该过程在室温下即可进行，"
+    "预计五年内可以在小城镇推广使用。"
+)
+ARABIC = (
+    "أعلن الباحثون في الجامعة عن طريقة جديدة لإعادة تدوير النفايات البلاستيكية وتحويلها إلى "
+    "وقود باستخدام محفز رخيص مصنوع من الحديد والطين، ويمكن تطبيقها في المدن الصغيرة."
+)
+SPORTS = (
+    "The home team won the championship final last night after a dramatic penalty shootout, "
+    "with their young goalkeeper saving three shots in front of a sold-out stadium."
+)
+TEXTS = [ENGLISH, RUSSIAN, CHINESE, ARABIC]
+IDS = ["en", "ru", "zh", "ar"]
+
+
+def text(source: str) -> Text:
+    return Text(tuple(tokens(source)))
+
+
+def words_text(words: Sequence[str]) -> Text:
+    return Text(tuple(words))
+
+
+# --- numbers -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (["new", "cve", "2018", "0723"], ("20180723",)),  # groups written apart join
+        (["v1", "x64", "3rd", "2"], ("1", "64", "3", "2")),  # digit runs inside words
+        (["a1b22c333"], ("1", "22", "333")),
+        (["november", "2018"], ("m11", "2018")),
+        (["2018", "december"], ("2018", "m12")),  # in order
+        (["nov", "dec", "jan"], ("m11", "m12", "m1")),
+        (["may", "june"], ("m5", "m6")),
+        (["ноября", "2018"], ("m11", "2018")),
+        (["ноябрь", "декабрь", "январе"], ("m11", "m12", "m1")),
+        (["май", "мая", "маю", "мае"], ("m5", "m5", "m5", "m5")),
+        (["март", "марта", "марте"], ("m3", "m3", "m3")),
+        (["июнь", "июня", "июле", "августа", "сентябрем"], ("m6", "m6", "m7", "m8", "m9")),
+        (["ма", "мама", "марка", "маяк"], ()),  # stems alone or in other words are not months
+        (["monthly", "novembers", "octopus"], ()),
+        (["android", "security", "bulletin"], ()),
+        ([], ()),
+    ],
+)
+def test_numbers(words: list[str], expected: tuple[str, ...]) -> None:
+    assert numbers(words) == expected
+
+
+def test_numbers_of_folded_text() -> None:
+    # Digit groups standing apart join into one number: every copy folds them the same way.
+    assert numbers(tokens("Android Security Bulletin November 2018: v1.8.1014")) == (
+        "m11", "2018", "1", "81014",
+    )  # fmt: skip
+    assert numbers(tokens("Цена 10 000 рублей")) == numbers(tokens("Цена 10000 рублей"))
+    assert numbers(tokens("Итоги 15 Мая 2019 года")) == ("15", "m5", "2019")
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ((), (), True),
+        ((), ("1", "2"), True),  # a copy may lose every number
+        (("1", "2", "3"), ("1", "2", "3"), True),
+        (("1", "2", "3"), ("1", "3"), True),  # an edit dropped one
+        (("1", "3"), ("1", "2", "3"), True),  # symmetric
+        (("1", "2", "3"), ("1", "2"), True),  # a truncation dropped the tail
+        (("1", "1"), ("1",), True),
+        (("0723",), ("0724",), False),
+        (("m11", "2018"), ("m12", "2018"), False),
+        (("1", "2"), ("2", "1"), False),  # order matters
+        (("1", "1"), ("1", "2"), False),
+        (("2018", "0724", "2018", "0723"), ("2018", "0723", "2018", "0724"), False),
+        (("1", "2"), ("1", "3", "2", "4"), True),  # not necessarily contiguous
+    ],
+)
+def test_numbers_agree(a: tuple[str, ...], b: tuple[str, ...], expected: bool) -> None:
+    assert numbers_agree(a, b) is expected
+    assert numbers_agree(b, a) is expected
+
+
+# --- similarity ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", [*TEXTS, SPORTS], ids=[*IDS, "en-sports"])
+def test_equal_texts_score_one(source: str) -> None:
+    assert similarity(text(source), text(source)) == 1.0
+    # Equal after folding is equal.
+    assert similarity(text(source), text(f"🔥 {source.upper()}\n\nПодпишись на @chan")) == 1.0
+
+
+@pytest.mark.parametrize("source", TEXTS, ids=IDS)
+@pytest.mark.parametrize("kept", [0.7, 0.5])
+def test_truncated_copy_scores_as_its_original(source: str, kept: float) -> None:
+    words = tokens(source)
+    cut = words[: int(len(words) * kept)]
+    # Its shingles are exactly those of the original's beginning.
+    assert similarity(words_text(cut), words_text(words)) == 1.0
+    assert similarity(words_text(words), words_text(cut)) == 1.0
+
+
+def cut_mid_word(source: str, kept: float) -> str:
+    """A preview: the first ``kept`` of the characters, ending inside a word, then "…"."""
+    end = int(len(source) * kept)
+    while not (source[end - 1].isalpha() and source[end].isalpha()):
+        end += 1
+    return source[:end] + "…"
+
+
+@pytest.mark.parametrize("source", [ENGLISH, RUSSIAN, ARABIC], ids=["en", "ru", "ar"])
+def test_preview_cut_mid_word_is_similar(source: str) -> None:
+    cut = text(cut_mid_word(source, 0.7))
+    last = len(cut.words) - 1
+    assert cut.words[:last] == tuple(tokens(source)[:last])
+    assert cut.words[last] != tokens(source)[last]  # the broken word
+    score = similarity(cut, text(source))
+    assert THRESHOLD <= score < 1.0
+
+
+def test_chinese_preview_keeps_every_character_word() -> None:
+    # One word per character: a cut never breaks a word.
+    assert similarity(text(CHINESE[:40] + "…"), text(CHINESE)) == 1.0
+
+
+def edit(words: list[str], share: float) -> list[str]:
+    """Replace every n-th word (``share`` of them), away from the numbers."""
+    step = round(1 / share)
+    return [f"edited{i}" if i % step == step // 2 else w for i, w in enumerate(words)]
+
+
+@pytest.mark.parametrize("source", TEXTS, ids=IDS)
+def test_light_edit_is_similar(source: str) -> None:
+    words = tokens(source)
+    edited = edit(words, 0.05)
+    assert edited != words
+    assert sum(a != b for a, b in zip(words, edited, strict=True)) <= max(1, len(words) // 15)
+    score = similarity(words_text(edited), words_text(words))
+    assert THRESHOLD <= score < 1.0
+
+
+@pytest.mark.parametrize("source", TEXTS, ids=IDS)
+def test_heavy_edit_is_not_similar(source: str) -> None:
+    words = tokens(source)
+    # A third of the words rewritten: about a fifth of the word pairs survive.
+    assert similarity(words_text(edit(words, 0.34)), words_text(words)) < THRESHOLD / 2
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [(ENGLISH, SPORTS), (ENGLISH, RUSSIAN), (RUSSIAN, CHINESE), (CHINESE, ARABIC)],
+)
+def test_unrelated_texts_are_not_similar(left: str, right: str) -> None:
+    assert similarity(text(left), text(right)) < 0.1
+
+
+def test_word_order_counts() -> None:
+    words = tokens(ENGLISH)
+    assert similarity(words_text(words[::-1]), words_text(words)) < 0.1
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        (ENGLISH, SPORTS),
+        (RUSSIAN, ENGLISH),
+        (CHINESE, CHINESE[:40]),
+        (ARABIC, ARABIC.replace("جديدة", "قديمة")),
+    ],
+)
+def test_similarity_is_symmetric(left: str, right: str) -> None:
+    assert similarity(text(left), text(right)) == similarity(text(right), text(left))
+
+
+CVE = (
+    "ATENTION‼ New - CVE-2018-{0}\n\nCross-site scripting (XSS) vulnerability in Q'center "
+    "Virtual Appliance 1.8.1014 and earlier versions could allow remote attackers to inject "
+    "Javascript code in the compromised application, a different vulnerability than "
+    'CVE-2018-{1}.\n\n📖 Read\n\nvia "National Vulnerability Database".'
+)
+BULLETIN = (
+    "🔐 Android Security Bulletin {} 2018: What you need to know 🔐\n\nAnother month where "
+    "Android finds itself with a mixture of Critical and High vulnerabilities. Jack Wallen "
+    "offers highlights."
+)
+DIGEST = (
+    "Дайджест новостей машинного обучения за {}: новые модели, статьи и инструменты, "
+    "которые стоит посмотреть."
+)
+RELEASE = (
+    "Released version {} of the library with faster parsing, better error messages and "
+    "support for the new export format."
+)
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        (CVE.format("0723", "0724"), CVE.format("0724", "0723")),
+        (CVE.format("0723", "0722"), CVE.format("0724", "0722")),
+        (BULLETIN.format("November"), BULLETIN.format("December")),
+        (BULLETIN.format("Nov"), BULLETIN.format("Dec")),
+        (DIGEST.format("ноябрь"), DIGEST.format("декабрь")),
+        (DIGEST.format("мая"), DIGEST.format("июня")),
+        (RELEASE.format("2.4.1"), RELEASE.format("2.4.2")),
+    ],
+)
+def test_template_posts_differing_only_in_a_number_score_zero(left: str, right: str) -> None:
+    # Without the veto these would be near duplicates: almost every shingle is shared.
+    assert similarity(text(left), text(left)) == 1.0
+    assert similarity(text(left), text(right)) == 0.0
+    assert similarity(text(right), text(left)) == 0.0
+
+
+def test_a_copy_that_lost_a_number_is_still_similar() -> None:
+    full = text(RELEASE.format("2.4.1") + " Thanks to 12 contributors!")
+    cut = text(RELEASE.format("2.4.1"))
+    assert similarity(cut, full) >= THRESHOLD
+
+
+def test_too_short_for_a_shingle_scores_zero() -> None:
+    # No shingles, nothing to compare (such texts are never compared by content anyway).
+    assert similarity(Text(("alone",)), Text(("alone",))) == 0.0
+    assert similarity(Text(()), text(ENGLISH)) == 0.0
+
+
+def test_text_precomputes_numbers_and_shingles() -> None:
+    found = text(BULLETIN.format("November"))
+    assert found.numbers == ("m11", "2018")
+    assert len(found.shingles) == len(found.words) - 1  # no repeated pair in this text
+
+
+# --- real posts ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cybersec(exports_dir: Path) -> dict[int, Text]:
+    """Texts of the 2018 security news export by message id."""
+    path = exports_dir / "desktop" / "cybersecnews-2018-messages2.html"
+    parser = parser_for(detect_format(path))
+    return {
+        event.message_id: text(event.text)
+        for event in parser.parse(path, ParseOptions())
+        if isinstance(event, ParsedPost) and event.message_id is not None
+    }
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [(1782, 1783), (1184, 1521)],
+    ids=["CVE-2018-0724/0723", "bulletin-november/december"],
+)
+def test_real_template_posts_are_distinct(cybersec: dict[int, Text], a: int, b: int) -> None:
+    assert similarity(cybersec[a], cybersec[b]) == 0.0
+
+
+def test_real_duplicate_is_similar(cybersec: dict[int, Text]) -> None:
+    # "APT 10" / "APT10": the same article announced twice.
+    score = similarity(cybersec[1738], cybersec[1760])
+    assert THRESHOLD <= score < 1.0
+    assert cybersec[1738].numbers == cybersec[1760].numbers == ("2", "10")
+
+
+def test_real_truncated_copy(cybersec: dict[int, Text]) -> None:
+    words = cybersec[1738].words
+    cut = Text(words[: int(len(words) * 0.7)])
+    assert similarity(cut, cybersec[1738]) == 1.0
+    assert similarity(cut, cybersec[1760]) >= THRESHOLD

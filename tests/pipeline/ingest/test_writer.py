@@ -1,0 +1,117 @@
+"""Re-sightings of a stored message: which counts and which text win, whatever the order."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from itertools import permutations
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from pipeline.dedup.text import content_hash, tokens
+from pipeline.ingest.importer import import_paths
+from pipeline.posts import get_post, list_posts
+from pipeline.store.db import SessionFactory, unit_of_work
+from pipeline.store.models import Post, PostKey, ReactionSnapshot
+from tests.pipeline.dedup.exports import Message, write_export
+
+TEXT = "Вышла новая версия библиотеки: быстрее загрузка моделей, меньше памяти и поддержка ARM."
+T0, T1, T2 = (datetime(2024, 6, day, tzinfo=UTC) for day in (1, 10, 20))
+
+
+def export(folder: Path, taken_at: datetime, likes: int, **extra: object) -> Path:
+    message = Message(7, TEXT, reactions={"👍": likes}, extra={"views": likes * 10, **extra})
+    return write_export(folder / "result.json", [message], taken_at=taken_at)
+
+
+async def only_post(factory: SessionFactory) -> Post:
+    async with unit_of_work(factory) as session:
+        return (await session.scalars(select(Post))).one()
+
+
+@pytest.mark.parametrize("order", list(permutations(range(3))))
+async def test_counts_come_from_the_newest_export(
+    session_factory: SessionFactory, tmp_path: Path, order: tuple[int, ...]
+) -> None:
+    files = [
+        export(tmp_path / "june-1", T0, likes=3),
+        export(tmp_path / "june-10", T1, likes=5),
+        export(tmp_path / "june-20", T2, likes=9),
+    ]
+    for index in order:
+        await import_paths(session_factory, [files[index]])
+    async with unit_of_work(session_factory) as session:
+        (post,) = await list_posts(session)
+        snapshots = (await session.scalars(select(ReactionSnapshot.taken_at))).all()
+    assert post.reactions == {"👍": 9}
+    assert post.views == 90
+    assert (await only_post(session_factory)).counts_seen_at == T2
+    # Snapshots are dated by when the export was taken, not when it was imported.
+    assert T2 in snapshots
+    assert max(snapshots) == T2
+
+
+@pytest.mark.parametrize("plain_first", [True, False])
+async def test_the_richer_version_of_a_message_is_kept(
+    session_factory: SessionFactory, tmp_path: Path, plain_first: bool
+) -> None:
+    plain = export(tmp_path / "html-like", T1, likes=5)
+    formatted = write_export(
+        tmp_path / "json/result.json",
+        [
+            Message(
+                7,
+                TEXT,
+                reactions={"👍": 5},
+                extra={
+                    "text": [{"type": "bold", "text": TEXT[:10]}, TEXT[10:]],
+                    "text_entities": [
+                        {"type": "bold", "text": TEXT[:10]},
+                        {"type": "plain", "text": TEXT[10:]},
+                    ],
+                },
+            )
+        ],
+        taken_at=T1,
+    )
+    files = [plain, formatted] if plain_first else [formatted, plain]
+    for path in files:
+        await import_paths(session_factory, [path])
+    post = await only_post(session_factory)
+    assert post.text == TEXT
+    assert post.entities == [{"type": "bold", "offset": 0, "length": 10}]
+
+
+async def test_an_edit_replaces_the_text_and_its_dedup_keys(
+    session_factory: SessionFactory, tmp_path: Path
+) -> None:
+    edited_text = "Релиз отменили: в новой версии нашли ошибку, возвращайтесь к предыдущей сборке."
+    await import_paths(session_factory, [export(tmp_path / "before", T1, likes=5)])
+    before = await only_post(session_factory)
+    edited = write_export(
+        tmp_path / "after/result.json",
+        [
+            Message(
+                7,
+                edited_text,
+                reactions={"👍": 6},
+                extra={"edited": "2024-06-15T10:00:00", "edited_unixtime": "1718445600"},
+            )
+        ],
+        taken_at=T2,
+    )
+    report = await import_paths(session_factory, [edited])
+    assert (report.files[0].new, report.files[0].same_source) == (0, 1)
+    after = await only_post(session_factory)
+    assert after.id == before.id
+    assert after.text == edited_text
+    assert after.content_hash == content_hash(tokens(edited_text)) != before.content_hash
+    async with unit_of_work(session_factory) as session:
+        keys = set(await session.scalars(select(PostKey.key).where(PostKey.post_id == after.id)))
+        shown = await get_post(session, after.id)
+    from pipeline.dedup.signature import lsh_keys
+
+    # Indexed under the new text only: the old text's keys would find the wrong neighbours.
+    assert keys == set(lsh_keys([tokens(edited_text)])[0])
+    assert shown.reactions == {"👍": 6}
