@@ -21,6 +21,7 @@ from sqlalchemy import text
 from pipeline.channels import normalise_username
 from pipeline.dedup import features as dedup_features
 from pipeline.dedup.index import ensure_current
+from pipeline.dedup.similarity import DEFAULT_THRESHOLD
 from pipeline.errors import ParseError, TgpipeError
 from pipeline.ingest.formats import detect_format, expand_inputs, parser_for
 from pipeline.ingest.model import (
@@ -34,7 +35,7 @@ from pipeline.ingest.model import (
 )
 from pipeline.ingest.report import FileReport, ImportReport
 from pipeline.ingest.worker import PROCESS_THRESHOLD_BYTES, parse_in_process
-from pipeline.ingest.writer import DEFAULT_THRESHOLD, PostWriter, upsert_channel
+from pipeline.ingest.writer import PostWriter, upsert_channel
 from pipeline.store.db import SessionFactory, unit_of_work
 from pipeline.store.models import ImportRun, ImportStatus
 from pipeline.store.types import now_utc

@@ -26,6 +26,7 @@ from pipeline.dedup import features as dedup_features
 from pipeline.dedup.cluster import Change, Clusterer, Node, rank_of
 from pipeline.dedup.features import Features
 from pipeline.dedup.signature import exact_key, lsh_keys
+from pipeline.dedup.similarity import DEFAULT_THRESHOLD
 from pipeline.dedup.text import tokens
 from pipeline.ingest.model import ChannelInfo, ParsedPost, Reaction
 from pipeline.ingest.report import FileReport
@@ -43,8 +44,6 @@ from pipeline.store.models import (
     ReactionSnapshot,
 )
 from pipeline.store.types import now_utc
-
-DEFAULT_THRESHOLD = 0.6
 
 BATCH_SIZE = 2000
 
@@ -149,18 +148,31 @@ def _features(post: ParsedPost) -> Features:
     return post.features
 
 
-def _version(post: ParsedPost, words: int) -> tuple[Any, ...]:
-    """Which of two versions of one message to keep: the later edit, then the richer one
-    (more of the text, formatting, media files), then a tie-break on the content itself so
-    the choice never depends on import order."""
-    return (
-        post.edited.timestamp() if post.edited else 0.0,
-        words,
-        len(post.entities),
-        sum(1 for item in post.media if item.file),
-        post.link_preview is not None,
-        len(post.text),
-        hashlib.blake2b(post.text.encode(), digest_size=8).hexdigest(),
+def _version(
+    *,
+    edited: datetime | None,
+    words: int,
+    entities: int,
+    media_files: int,
+    preview: bool,
+    text: str,
+) -> tuple[Any, ...]:
+    """Which of two versions of one message to keep (greater is kept): the later edit, then
+    the richer one (more of the text, formatting, media files), then a tie-break on the
+    content itself so the choice never depends on import order."""
+    digest = hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+    edit = edited.timestamp() if edited else 0.0
+    return (edit, words, entities, media_files, preview, len(text), digest)
+
+
+def _parsed_version(post: ParsedPost) -> tuple[Any, ...]:
+    return _version(
+        edited=post.edited,
+        words=len(_features(post).words),
+        entities=len(post.entities),
+        media_files=sum(1 for item in post.media if item.file),
+        preview=post.link_preview is not None,
+        text=post.text,
     )
 
 
@@ -499,16 +511,13 @@ class PostWriter:
         stored = await self._stored_versions({post_id for _, post_id in known})
         best: dict[int, _Pending] = {}
         for item, post_id in known:
-            words = len(_features(item.post).words)
             current = best.get(post_id)
-            if current is None or _version(item.post, words) > _version(
-                current.post, len(_features(current.post).words)
-            ):
+            if current is None or _parsed_version(item.post) > _parsed_version(current.post):
                 best[post_id] = item
         changed: set[int] = set()
         for post_id, item in best.items():
             was = stored[post_id]
-            if _version(item.post, len(_features(item.post).words)) > was.version:
+            if _parsed_version(item.post) > was.version:
                 await self._replace_text(was, item.post)
                 changed.add(post_id)
         counted = {post_id: item.post for item, post_id in known}  # the last sighting here
@@ -549,14 +558,13 @@ class PostWriter:
         )
         result = {}
         for row in rows:
-            version = (
-                row.edited_at.timestamp() if row.edited_at else 0.0,
-                len(tokens(row.text)) if dedup_features.is_text_hash(row.content_hash) else 0,
-                len(row.entities or ()),
-                sum(1 for item in row.media or () if item.get("file")),
-                row.link_preview is not None,
-                len(row.text),
-                hashlib.blake2b(row.text.encode(), digest_size=8).hexdigest(),
+            version = _version(
+                edited=row.edited_at,
+                words=len(tokens(row.text)) if dedup_features.is_text_hash(row.content_hash) else 0,
+                entities=len(row.entities or ()),
+                media_files=sum(1 for item in row.media or () if item.get("file")),
+                preview=row.link_preview is not None,
+                text=row.text,
             )
             result[row.id] = _Stored(
                 row.id, version, row.counts_seen_at, int(row[8]), row.content_hash, row.text

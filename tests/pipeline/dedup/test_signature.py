@@ -8,31 +8,10 @@ import pytest
 from pipeline.dedup import signature
 from pipeline.dedup.signature import exact_key, lsh_keys, shingles
 from pipeline.dedup.text import content_hash, tokens
+from tests.pipeline.dedup.samples import ARABIC, CHINESE, ENGLISH, RUSSIAN, SPORTS
 
 INT32 = (-(2**31), 2**31 - 1)
 
-ENGLISH = (
-    "Researchers at the university have discovered a new method for recycling plastic waste "
-    "into fuel using a cheap catalyst made from iron and clay. The process works at room "
-    "temperature and could be deployed in small towns within five years, according to the team."
-)
-RUSSIAN = (
-    "Учёные из Новосибирска разработали новый способ очистки воды от микропластика с помощью "
-    "магнитных наночастиц. Метод уже испытали на реке Обь, и результаты превзошли ожидания "
-    "исследователей, сообщает пресс-служба института."
-)
-CHINESE = (
-    "科学家们发现了一种利用廉价催化剂将塑料垃圾转化为燃料的新方法，该过程在室温下即可进行，"
-    "预计五年内可以在小城镇推广使用。"
-)
-ARABIC = (
-    "أعلن الباحثون في الجامعة عن طريقة جديدة لإعادة تدوير النفايات البلاستيكية وتحويلها إلى "
-    "وقود باستخدام محفز رخيص مصنوع من الحديد والطين، ويمكن تطبيقها في المدن الصغيرة."
-)
-SPORTS = (
-    "The home team won the championship final last night after a dramatic penalty shootout, "
-    "with their young goalkeeper saving three shots in front of a sold-out stadium."
-)
 LONG_TEXTS = [ENGLISH, RUSSIAN, CHINESE, ARABIC, SPORTS]
 LONG_IDS = ["en", "ru", "zh", "ar", "en-sports"]
 
