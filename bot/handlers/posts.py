@@ -42,12 +42,26 @@ async def cmd_post(message: Message, command: CommandObject, session: AsyncSessi
         facts.append(f"forwarded from {html.quote(post.forwarded_from)}")
     if post.reactions:
         facts.append(" ".join(f"{html.quote(k)} {v}" for k, v in post.reactions.items()))
+    if post.duplicate_of:
+        facts.append(f"duplicate of #{post.duplicate_of} ({_why(post)})")
+    if post.duplicates:
+        facts.append(
+            "duplicates: " + ", ".join(f"#{d.id} ({_why(d)})" for d in post.duplicates[:10])
+        )
     body = html.quote(post.text[:3000]) if post.text else "<i>(no text)</i>"
     seen = "\n".join(
-        html.quote(f"• {s.file} ({s.format})" + (f" #{s.message_id}" if s.message_id else ""))
+        html.quote(
+            f"• {s.channel + ', ' if s.channel else ''}{s.file} ({s.format})"
+            + (f" #{s.message_id}" if s.message_id else "")
+        )
         for s in post.sources[:10]
     )
     await message.answer("\n".join(facts) + f"\n\n{body}\n\n<b>seen in</b>\n{seen}")
+
+
+def _why(post: PostView) -> str:
+    reason = (post.duplicate_reason or "").replace("_", " ")
+    return f"{reason} {post.similarity:.2f}" if post.similarity is not None else reason
 
 
 def create_router() -> Router:

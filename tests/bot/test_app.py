@@ -88,7 +88,12 @@ async def test_post_shows_one_post_and_its_sources(running_bot: FakeTelegram) ->
     text = await ask(running_bot, "/post 1")
     assert "<b>#1</b> · @nn_for_science · draft" in text
     assert "forwarded from Other Channel" in text
-    assert "• export/result.json (desktop-json) #10" in text
+    assert "• @nn_for_science, export/result.json (desktop-json) #10" in text
+    # The seeded third post is its near duplicate: named with why, and its sighting listed.
+    assert "duplicates: #3 (near duplicate 0.91)" in text
+    assert "• @nn_for_science, export/result.json (desktop-json) #12" in text
+    duplicate = await ask(running_bot, "/post 3")
+    assert "duplicate of #1 (near duplicate 0.91)" in duplicate
 
 
 @pytest.mark.parametrize(
