@@ -8,14 +8,16 @@ built from real exports.
 The veto: posts of one template (``New - CVE-2018-0723`` / ``New - CVE-2018-0724``,
 ``Bulletin November`` / ``Bulletin December``) differ only in their numbers or dates, which
 is as little as a light edit changes. A copy keeps the numbers of its original in order (a
-truncated or edited copy may lose some), so when neither text's numbers are a subsequence of
-the other's, they are different posts however similar the words.
+truncated or edited copy may lose some, never change one), so when a number of one text
+stands where the other has a different one, they are different posts however similar the
+words.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 import numpy as np
 
@@ -70,13 +72,30 @@ def numbers(words: Sequence[str]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _is_subsequence(short: Sequence[str], long: Sequence[str]) -> bool:
-    remaining = iter(long)
-    return all(any(item == other for other in remaining) for item in short)
-
-
 def numbers_agree(a: Sequence[str], b: Sequence[str]) -> bool:
-    return _is_subsequence(a, b) or _is_subsequence(b, a)
+    """Whether the words ``b`` can be a copy of ``a`` as far as numbers go: a copy may lose
+    numbers (a truncated preview, a dropped line) but never change one.
+
+    The two texts are aligned word by word, so each number is compared with the one in the
+    same place: where a stretch of words differs and both sides hold numbers, they must be
+    the same digits (maybe grouped differently, "10 000" / "10000"), or the last number cut
+    short where a text was truncated.
+    """
+    if numbers(a) == numbers(b):
+        return True
+    matcher = SequenceMatcher(a=a, b=b, autojunk=False)
+    for tag, a_start, a_end, b_start, b_end in matcher.get_opcodes():
+        if tag != "replace":
+            continue
+        left = "".join(numbers(a[a_start:a_end]))
+        right = "".join(numbers(b[b_start:b_end]))
+        if not left or not right or left == right:
+            continue
+        at_end = a_end == len(a) or b_end == len(b)
+        if at_end and (left.startswith(right) or right.startswith(left)):
+            continue
+        return False
+    return True
 
 
 def _jaccard(a: Hashes, b: Hashes) -> float:
@@ -101,7 +120,7 @@ class Text:
 
 def similarity(a: Text, b: Text) -> float:
     """How alike two texts are, 0..1; 0 when their numbers disagree."""
-    if not numbers_agree(a.numbers, b.numbers):
+    if a.numbers != b.numbers and not numbers_agree(a.words, b.words):
         return 0.0
     whole = _jaccard(a.shingles, b.shingles)
     short, long = (a, b) if len(a.words) <= len(b.words) else (b, a)

@@ -1,7 +1,7 @@
 """What dedup compares: a post's text reduced to the words that carry its content.
 
 Folding (for comparison only; the stored text is never changed): Unicode NFKC, case,
-combining marks, whitespace and line breaks, punctuation, emoji, links, and channel
+combining marks, whitespace and line breaks, punctuation, emoji, links, hashtags, and channel
 boilerplate — subscribe footers such as ``Подпишись на @channel``, lines that are only a
 signature, a mention, a link or hashtags. Scripts written without spaces (Chinese, Japanese,
 Thai, ...) count each character as a word, so "words" mean the same in every language.
@@ -30,7 +30,7 @@ _NO_SPACE = (
 _TOKEN = re.compile(rf"[{_NO_SPACE}]|[^\W_{_NO_SPACE}]+")
 _URL = re.compile(r"(?i)(?:https?://|www\.|t\.me/|telegram\.me/)\S+")
 _MENTION = re.compile(r"@\w{3,}")
-_HASHTAG = re.compile(r"#\w+")
+_HASHTAG = re.compile(r"#\w*[^\W\d]\w*")  # as Telegram: "#1234" is not a hashtag
 _DIGITS = re.compile(r"\d+")
 # Invisible format characters (soft hyphen, zero-width space and joiners, BOM) inside words.
 _INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u2060-\u2064\ufeff]")
@@ -88,12 +88,18 @@ def comparable_text(text: str) -> str:
     folded = text.casefold()
     if not folded.isascii():
         folded = _INVISIBLE.sub("", _marks().sub("", folded))
-    kept = [
-        _URL.sub(" ", line) if _has_link(line) else line
-        for line in folded.splitlines()
-        if line and not _is_boilerplate(line)
-    ]
+    kept = [_clean(line) for line in folded.splitlines() if line and not _is_boilerplate(line)]
     return "\n".join(kept)
+
+
+def _clean(line: str) -> str:
+    """Links and hashtags are a channel's own (its tagging, its short links): a copy in
+    another channel changes them, so they are not compared."""
+    if _has_link(line):
+        line = _URL.sub(" ", line)
+    if "#" in line:
+        line = _HASHTAG.sub(" ", line)
+    return line
 
 
 def tokens(text: str) -> list[str]:
