@@ -30,24 +30,35 @@ import time
 from pathlib import Path
 from typing import Any
 
-# Vocabulary of the generated posts: one Russian and one English channel voice.
-VOCABULARY_RU = (
-    "модель данные обучение сеть канал новости статья исследование результат метод задача "
-    "качество скорость память текст перевод голос изображение видео код релиз версия"
-)
-VOCABULARY_EN = (
-    "model data training network channel news article research result method task quality "
-    "speed memory text translation voice image video code release version benchmark"
-)
-WORDS_RU = VOCABULARY_RU.split()
-WORDS_EN = VOCABULARY_EN.split()
+# Vocabulary of the generated posts: one Russian and one English channel voice, each a few
+# thousand words used with Zipf's law frequencies, as real text is. (With a few dozen words
+# every post would share half its word pairs with every other, which no channel does and
+# which makes any near-duplicate index compare everything with everything.)
+SYLLABLES_RU = "ма ко ли не ра то ве да ни по сте ло ру ка ми ва зо пре ден гра тор ность ция"
+SYLLABLES_EN = "ma ko li ne ra to ve da ni po ste lo ru ka mi va zo pre den gra tion ing er"
+VOCABULARY_SIZE = 4000
+
+
+def _vocabulary(syllables: str, seed: int) -> tuple[list[str], list[float]]:
+    rng = random.Random(seed)
+    parts = syllables.split()
+    words: dict[str, None] = {}
+    while len(words) < VOCABULARY_SIZE:
+        words["".join(rng.choice(parts) for _ in range(rng.randint(1, 4)))] = None
+    weights = [1 / rank**1.1 for rank in range(1, VOCABULARY_SIZE + 1)]
+    return list(words), weights
+
+
+WORDS_RU = _vocabulary(SYLLABLES_RU, 1)
+WORDS_EN = _vocabulary(SYLLABLES_EN, 2)
 EMOJI = ["👍", "🔥", "❤", "🤔", "😁", "🎉", "👏", "❤‍🔥", "🤯", "💯"]
 NOT_INCLUDED = "(File not included. Change data exporting settings to download.)"
 
 
 def _sentence(rng: random.Random) -> str:
-    words = rng.choice((WORDS_RU, WORDS_EN))
-    return " ".join(rng.choice(words) for _ in range(rng.randint(6, 18))).capitalize() + "."
+    words, weights = rng.choice((WORDS_RU, WORDS_EN))
+    chosen = rng.choices(words, weights, k=rng.randint(6, 18))
+    return " ".join(chosen).capitalize() + "."
 
 
 def _text(rng: random.Random) -> list[Any]:
@@ -70,7 +81,7 @@ def _text(rng: random.Random) -> list[Any]:
             )
     if rng.random() < 0.5:
         parts.append("\n\n")
-        parts.append({"type": "hashtag", "text": "#" + rng.choice(WORDS_EN)})
+        parts.append({"type": "hashtag", "text": "#" + rng.choice(WORDS_EN[0][:50])})
     return parts
 
 

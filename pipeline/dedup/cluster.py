@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 
 # Parameters per statement: below SQLite's and asyncpg's limits with room to spare.
 IN_CHUNK = 5000
+# Posts compared with one post at most: those sharing the most index keys with it (a copy
+# shares many; a post of the same template, a few). Real channels stay far below it; it
+# bounds the work when a huge family of template posts shares keys with everything new.
+MAX_CANDIDATES = 32
 
 
 @dataclass(slots=True, frozen=True, order=True)
@@ -96,7 +100,7 @@ class Node:
     channel_id: int | None
     has_ids: bool  # False for posts from formats without message ids (text copies)
     content_hash: str | None
-    keys: tuple[int, ...]
+    keys: tuple[int, ...] | None  # None: not computed yet (only needed to find neighbours)
     words: tuple[str, ...]  # () for posts compared only by media bytes
     duplicate_of: int | None = None
     reason: DuplicateReason | None = None
@@ -229,8 +233,9 @@ class Clusterer:
         return similarity(a.text, b.text)
 
     async def _find_neighbours(self, ids: list[int]) -> None:
+        _compute_keys([self._nodes[i] for i in ids if self._nodes[i].keys is None])
         by_key: dict[int, list[int]] = defaultdict(list)
-        keys = sorted({key for i in ids for key in self._nodes[i].keys})
+        keys = sorted({key for i in ids for key in self._nodes[i].keys or ()})
         for chunk in _chunks(keys):
             rows = await self._session.execute(
                 select(PostKey.key, PostKey.post_id).where(PostKey.key.in_(chunk))
@@ -239,9 +244,12 @@ class Clusterer:
                 by_key[key].append(post_id)
         candidates: dict[int, set[int]] = {}
         for i in ids:
-            found = {other for key in self._nodes[i].keys for other in by_key.get(key, ())}
-            found.discard(i)
-            candidates[i] = found
+            shared = Counter(
+                other for key in self._nodes[i].keys or () for other in by_key.get(key, ())
+            )
+            shared.pop(i, None)
+            best = sorted(shared.items(), key=lambda item: (-item[1], item[0]))
+            candidates[i] = {other for other, _ in best[:MAX_CANDIDATES]}
         await self._load({other for found in candidates.values() for other in found})
         for i, found in candidates.items():
             node = self._nodes[i]
@@ -320,18 +328,9 @@ async def load_nodes(session: AsyncSession, ids: Sequence[int]) -> list[Node]:
         .where(Post.id.in_(ids))
     )
     found = rows.all()
-    # Keys are a function of the text: recomputing them is cheaper than reading post_keys by
-    # post (its index is by key).
     texts = [tuple(tokens(row.text)) if is_text_hash(row.content_hash) else () for row in found]
-    computed = iter(lsh_keys([words for words in texts if words]))
     nodes = []
     for row, words in zip(found, texts, strict=True):
-        if words:
-            keys: Sequence[int] = next(computed)
-        elif row.content_hash:
-            keys = (exact_key(row.content_hash),)
-        else:
-            keys = ()
         node = Node(
             id=row.id,
             rank=rank_of(
@@ -348,7 +347,7 @@ async def load_nodes(session: AsyncSession, ids: Sequence[int]) -> list[Node]:
             channel_id=row.channel_id,
             has_ids=row[12] is not None,
             content_hash=row.content_hash,
-            keys=tuple(keys),
+            keys=None,
             words=words,
             duplicate_of=row.duplicate_of,
             reason=row.duplicate_reason,
@@ -357,3 +356,14 @@ async def load_nodes(session: AsyncSession, ids: Sequence[int]) -> list[Node]:
         node.stored = node.state
         nodes.append(node)
     return nodes
+
+
+def _compute_keys(nodes: Sequence[Node]) -> None:
+    """A stored post's keys follow from its text: recomputing them (only for the posts whose
+    neighbours are needed) is cheaper than reading post_keys, whose index is by key."""
+    with_words = [node for node in nodes if node.words]
+    for node, keys in zip(with_words, lsh_keys([node.words for node in with_words]), strict=True):
+        node.keys = tuple(keys)
+    for node in nodes:
+        if node.keys is None:
+            node.keys = (exact_key(node.content_hash),) if node.content_hash else ()

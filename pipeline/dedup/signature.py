@@ -1,8 +1,12 @@
 """Shingles, MinHash signatures and the LSH keys persisted for them.
 
-A post's words become overlapping word pairs (shingles), each a 64-bit hash. A MinHash
-signature estimates the Jaccard similarity of two shingle sets; cut into bands, it gives
-keys that two posts share with a probability that rises steeply with their similarity. The
+A post's words become overlapping runs of words (shingles), each a 64-bit hash. A MinHash
+signature over the runs of three words estimates how much of two texts is the same; cut
+into bands, it gives keys that two posts share with a probability that rises steeply with
+their similarity. Runs of three, not two: unrelated posts share many word pairs ("of the",
+"в этом") but few triples, so they rarely share a key by chance, and checking a post stays
+as cheap in a store of a million as in one of ten thousand. Similarity itself is measured
+on word pairs (``similarity.py``), which a light edit disturbs less. The
 keys are stored (``post_keys``), so the posts similar to a new one are found by looking its
 keys up, not by scanning the store. Three more keys, of windows of the first words, find
 truncated copies, whose Jaccard similarity to the whole post can be low.
@@ -22,9 +26,10 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 
-SHINGLE = 2  # words per shingle
+SHINGLE = 2  # words per shingle, when comparing two texts
+KEY_SHINGLE = 3  # words per shingle, in the signatures behind the keys
 BANDS = 10
 ROWS = 3  # MinHash values per band
 PERMUTATIONS = BANDS * ROWS
@@ -45,7 +50,7 @@ def _fixed_odd_constants(count: int, seed: int) -> Hashes:
 
 _A = _fixed_odd_constants(PERMUTATIONS, 20261123)[:, None]
 _B = _fixed_odd_constants(PERMUTATIONS, 1123)[:, None]
-_SHINGLE_MULTIPLIERS = _fixed_odd_constants(SHINGLE, 7)
+_SHINGLE_MULTIPLIERS = _fixed_odd_constants(max(SHINGLE, KEY_SHINGLE), 7)
 _BAND_MULTIPLIERS = _fixed_odd_constants(ROWS + 1, 11)
 
 
@@ -80,12 +85,12 @@ def _word_hashes(words: Sequence[str]) -> list[int | None]:
     return hashes
 
 
-def _shingle_hashes(word_hashes: Hashes) -> Hashes:
-    """Every k-gram of consecutive words, hashed (one value per starting position)."""
-    count = len(word_hashes) - SHINGLE + 1
+def _shingle_hashes(word_hashes: Hashes, size: int = SHINGLE) -> Hashes:
+    """Every run of ``size`` consecutive words, hashed (one value per starting position)."""
+    count = len(word_hashes) - size + 1
     combined = np.zeros(max(count, 0), U64)
     with np.errstate(over="ignore"):
-        for offset in range(SHINGLE):
+        for offset in range(size):
             combined = (
                 combined * U64(31)
                 + word_hashes[offset : offset + count] * (_SHINGLE_MULTIPLIERS[offset])
@@ -93,11 +98,16 @@ def _shingle_hashes(word_hashes: Hashes) -> Hashes:
     return _mix(combined)
 
 
-def shingles(words: Sequence[str]) -> Hashes:
-    """The sorted, distinct shingle hashes of ``words`` (for exact similarity)."""
+def ordered_shingles(words: Sequence[str]) -> Hashes:
+    """The shingle hashes of ``words`` in text order (one per starting word)."""
     if len(words) < SHINGLE:
         return np.empty(0, U64)
-    return np.unique(_shingle_hashes(np.array(_word_hashes(words), U64)))
+    return _shingle_hashes(np.array(_word_hashes(words), U64))
+
+
+def shingles(words: Sequence[str]) -> Hashes:
+    """The sorted, distinct shingle hashes of ``words`` (for exact similarity)."""
+    return np.unique(ordered_shingles(words))
 
 
 def _to_keys(values: Hashes) -> npt.NDArray[np.int32]:
@@ -162,22 +172,22 @@ def exact_key(content_hash: str) -> int:
 
 
 def lsh_keys(texts: Sequence[Sequence[str]]) -> list[list[int]]:
-    """The band and prefix keys of each word list (each at least ``SHINGLE`` words long)."""
+    """The band and prefix keys of each word list (each at least ``KEY_SHINGLE`` words)."""
     if not texts:
         return []
     lengths = np.fromiter((len(words) for words in texts), np.intp, len(texts))
-    if (lengths < SHINGLE).any():
-        raise ValueError(f"every text needs at least {SHINGLE} words")
+    if (lengths < KEY_SHINGLE).any():
+        raise ValueError(f"every text needs at least {KEY_SHINGLE} words")
     word_hashes = np.array([h for words in texts for h in _word_hashes(words)], U64)
-    shingled = _shingle_hashes(word_hashes)
-    # A shingle starting in the last SHINGLE-1 words of a text would span two texts.
+    shingled = _shingle_hashes(word_hashes, KEY_SHINGLE)
+    # A shingle starting in the last KEY_SHINGLE-1 words of a text would span two texts.
     ends = np.cumsum(lengths)
     valid = np.ones(len(shingled), bool)
-    for tail in range(1, SHINGLE):
+    for tail in range(1, KEY_SHINGLE):
         tails = ends[:-1] - tail
         valid[tails] = False
     shingled = shingled[valid]
-    counts = lengths - SHINGLE + 1
+    counts = lengths - KEY_SHINGLE + 1
     starts = np.concatenate(([0], np.cumsum(counts)[:-1])).astype(np.intp)
     keys = _band_keys(_minhashes(shingled, starts)).tolist()
     for row, prefixes in zip(keys, _prefix_keys(texts), strict=True):

@@ -15,13 +15,14 @@ words.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
 import numpy as np
 
-from pipeline.dedup.signature import Hashes, shingles
+from pipeline.dedup.signature import SHINGLE, Hashes, ordered_shingles
 
 # From this similarity on, two posts are the same content (TGPIPE_DEDUP_THRESHOLD's default):
 # on the labelled set of bench/dedup_bench.py it keeps precision above 0.99 with the best
@@ -46,29 +47,39 @@ for _number, _stem in enumerate(_RUSSIAN_STEMS, 1):
         _MONTHS[_stem + _ending] = f"m{_number}"
 
 
+_DIGITS_PATTERN = (
+    # Digit groups standing apart ("10 000", "2018 0723"): one number. Then digits inside a
+    # word ("v1", "2fa").
+    r"(?<!\S)(?:\d+(?: \d+)*(?!\S)|[^\s\d]*\d\S*)"
+)
+_NUMBER = re.compile(_DIGITS_PATTERN)
+_NUMBER_OR_MONTH = re.compile(
+    _DIGITS_PATTERN
+    + r"|(?<!\S)(?:"
+    + "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
+    + r")(?!\S)"
+)
+_DIGIT_RUN = re.compile(r"\d+")
+
+
 def numbers(words: Sequence[str]) -> tuple[str, ...]:
     """The numbers and month names among ``words``, in order (ids, versions, dates).
 
     Digit groups written apart ("10 000", "2 5 1") count as one number, so reformatting a
     number does not make a copy look like another post.
     """
+    # Month names are rare: the pattern that looks for them at every word only runs then.
+    pattern = _NUMBER if _MONTHS.keys().isdisjoint(words) else _NUMBER_OR_MONTH
     found: list[str] = []
-    joined = False  # whether the last word was a number on its own, to join the next to
-    for word in words:
-        if word.isdigit():
-            if joined:
-                found[-1] += word
-            else:
-                found.append(word)
-            joined = True
-            continue
-        joined = False
-        if word.isalpha():
-            month = _MONTHS.get(word)
-            if month:
-                found.append(month)
+    for match in pattern.finditer(" ".join(words)):
+        text = match.group()
+        month = _MONTHS.get(text)
+        if month is not None:
+            found.append(month)
+        elif " " in text or text.isdigit():
+            found.append(text.replace(" ", ""))
         else:
-            found.extend("".join(c if c.isdigit() else " " for c in word).split())
+            found.extend(_DIGIT_RUN.findall(text))
     return tuple(found)
 
 
@@ -111,11 +122,13 @@ class Text:
 
     words: tuple[str, ...]
     numbers: tuple[str, ...] = field(init=False)
-    shingles: Hashes = field(init=False)
+    ordered: Hashes = field(init=False)  # shingles in text order, for prefixes
+    shingles: Hashes = field(init=False)  # sorted and distinct
 
     def __post_init__(self) -> None:
         self.numbers = numbers(self.words)
-        self.shingles = shingles(self.words)
+        self.ordered = ordered_shingles(self.words)
+        self.shingles = np.unique(self.ordered)
 
 
 def similarity(a: Text, b: Text) -> float:
@@ -126,5 +139,5 @@ def similarity(a: Text, b: Text) -> float:
     short, long = (a, b) if len(a.words) <= len(b.words) else (b, a)
     if len(short.words) == len(long.words) or whole >= 1.0:
         return whole
-    head = shingles(long.words[: len(short.words)])
+    head = np.unique(long.ordered[: max(len(short.words) - SHINGLE + 1, 0)])
     return max(whole, _jaccard(short.shingles, head))

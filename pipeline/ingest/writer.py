@@ -25,7 +25,7 @@ from pipeline.channels import normalise_username
 from pipeline.dedup import features as dedup_features
 from pipeline.dedup.cluster import Change, Clusterer, Node, rank_of
 from pipeline.dedup.features import Features
-from pipeline.dedup.signature import exact_key, lsh_keys
+from pipeline.dedup.signature import KEY_SHINGLE, exact_key, lsh_keys
 from pipeline.dedup.similarity import DEFAULT_THRESHOLD
 from pipeline.dedup.text import tokens
 from pipeline.ingest.model import ChannelInfo, ParsedPost, Reaction
@@ -413,9 +413,10 @@ class PostWriter:
         await self._insert_reactions(
             [(post_id, item.post.reactions) for item, post_id in pairs if item.post.reactions]
         )
+        # Sorted, the rows go into the key index in order instead of all over it.
         await bulk.keys.run(
             connection,
-            [(key, post_id) for item, post_id in pairs for key in _features(item.post).keys],
+            sorted((key, post_id) for item, post_id in pairs for key in _features(item.post).keys),
         )
         return post_ids
 
@@ -627,5 +628,5 @@ def _keys_of(text: str, content_hash: str | None) -> list[int]:
     """The keys a stored post was indexed under (they follow from its text)."""
     if dedup_features.is_text_hash(content_hash):
         words = tokens(text)
-        return lsh_keys([words])[0] if len(words) >= 2 else []
+        return lsh_keys([words])[0] if len(words) >= KEY_SHINGLE else []
     return [exact_key(content_hash)] if content_hash else []

@@ -31,8 +31,12 @@ class BulkInsert:
             table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order
         ]
         self._sql = str(compiled)
+        # Rows of plain values in statement order need no per-value work at all.
+        self._as_is = self._take == list(range(len(columns))) and not any(self._processors)
 
     def params(self, rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+        if self._as_is:
+            return [tuple(row) for row in rows]
         pairs = list(zip(self._take, self._processors, strict=True))
         return [
             tuple(row[i] if p is None or row[i] is None else p(row[i]) for i, p in pairs)

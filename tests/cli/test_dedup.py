@@ -44,7 +44,7 @@ def test_rebuild_with_another_threshold(
         == 0
     )
     default = tgpipe("dedup", "rebuild", "--json").json()
-    assert default == {"posts": 1000, "duplicates": 18, "threshold": 0.6}
+    assert default == {"posts": 1000, "duplicates": 17, "threshold": 0.6}
     monkeypatch.setenv("TGPIPE_DEDUP_THRESHOLD", "1")
     strict = tgpipe("dedup", "rebuild")
     assert strict.exit_code == 0

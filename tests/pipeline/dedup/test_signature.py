@@ -52,7 +52,7 @@ def test_shingle_hash_is_stable() -> None:
 
 def test_features_version() -> None:
     # The golden keys below belong to this version; changing the hashing must bump it.
-    assert signature.FEATURES_VERSION == 1
+    assert signature.FEATURES_VERSION == 2
 
 
 def test_keys_are_stable() -> None:
@@ -61,21 +61,21 @@ def test_keys_are_stable() -> None:
         "windowsill nearby and yawns"
     )
     assert len(words) == 20
-    assert lsh_keys([words, ["hello", "world"]]) == [
+    assert lsh_keys([words, ["hello", "big", "world"]]) == [
         [
-            -1751836750, -1136133613, -667137073, -533419280, -422096255, -242408950,
-            389651363, 398069313, 1125826454, 1914980586, 2036730613, 2109111046,
+            -1887322538, -1677873774, -1279382846, -829750010, -242408950, 389651363,
+            653184850, 1039013166, 1189728274, 1561838586, 1654736658, 1773817094,
         ],
         [
-            -1739954330, -1642992194, -1626702322, -1609601129, -1479258855, -1026810317,
-            582961687, 624240809, 1210607525, 2091489308,
+            -1739698992, -1738988819, -1288220288, -1069368524, -842891121, -779351504,
+            -358897962, 433092057, 503042439, 1095272752,
         ],
     ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
     ("length", "count"),
-    [(2, 10), (7, 10), (8, 11), (15, 11), (16, 12), (23, 12), (24, 13), (200, 13)],
+    [(3, 10), (7, 10), (8, 11), (15, 11), (16, 12), (23, 12), (24, 13), (200, 13)],
 )
 def test_band_keys_plus_one_key_per_covered_prefix_window(length: int, count: int) -> None:
     words = [f"w{i}" for i in range(length)]
@@ -90,13 +90,13 @@ def test_empty_batch() -> None:
     assert lsh_keys([]) == []
 
 
-@pytest.mark.parametrize("short", [[], ["alone"]])
+@pytest.mark.parametrize("short", [[], ["alone"], ["two", "words"]])
 def test_fewer_words_than_a_shingle_is_refused(short: list[str]) -> None:
-    with pytest.raises(ValueError, match="at least 2 words"):
+    with pytest.raises(ValueError, match="at least 3 words"):
         lsh_keys([short])
     # Also inside a batch, wherever it stands.
-    with pytest.raises(ValueError, match="at least 2 words"):
-        lsh_keys([["a", "b", "c"], short, ["d", "e"]])
+    with pytest.raises(ValueError, match="at least 3 words"):
+        lsh_keys([["a", "b", "c"], short, ["d", "e", "f"]])
 
 
 def test_repeated_calls_agree() -> None:
@@ -111,7 +111,7 @@ def test_repeated_calls_agree() -> None:
 def test_batch_equals_one_by_one() -> None:
     texts = [tokens(source) for source in LONG_TEXTS]
     # Very short texts next to each other: shingles must never span two texts.
-    texts[1:1] = [["a", "b"], ["c", "d", "e"], ["a", "b"]]
+    texts[1:1] = [["a", "b", "x"], ["c", "d", "e"], ["a", "b", "x"]]
     texts.append(["w"] * 30)
     batch = lsh_keys(texts)
     assert batch == [lsh_keys([words])[0] for words in texts]
@@ -121,7 +121,7 @@ def test_batch_equals_one_by_one() -> None:
 def test_batch_bigger_than_one_minhash_chunk() -> None:
     # More shingles than signature._CHUNK, and one text longer than a chunk by itself.
     texts = [[f"t{t}w{i % 97}" for i in range(5000)] for t in range(25)]
-    texts.insert(7, ["x", "y"])
+    texts.insert(7, ["x", "y", "z"])
     texts.append([f"long{i % 1013}" for i in range(signature._CHUNK + 5000)])
     assert sum(map(len, texts)) > 2 * signature._CHUNK
     assert lsh_keys(texts) == [lsh_keys([words])[0] for words in texts]
