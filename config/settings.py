@@ -20,7 +20,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from pipeline.dedup.similarity import DEFAULT_THRESHOLD
+from pipeline.dedup.similarity import DEFAULT_THRESHOLD, VETO_FROM
 
 DEFAULT_API_BASE = "https://api.telegram.org"
 DEFAULT_DATABASE_FILE = "tgpipe.db"
@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     timezone: str = "UTC"
     redis_url: str | None = None
     # Similarity from which two posts are the same content; measured in bench/dedup_bench.py.
-    dedup_threshold: float = Field(default=DEFAULT_THRESHOLD, gt=0.0, le=1.0)
+    dedup_threshold: float = Field(default=DEFAULT_THRESHOLD, ge=VETO_FROM, le=1.0)
 
     @field_validator("database_url")
     @classmethod

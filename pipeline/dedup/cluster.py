@@ -234,22 +234,10 @@ class Clusterer:
 
     async def _find_neighbours(self, ids: list[int]) -> None:
         _compute_keys([self._nodes[i] for i in ids if self._nodes[i].keys is None])
-        by_key: dict[int, list[int]] = defaultdict(list)
-        keys = sorted({key for i in ids for key in self._nodes[i].keys or ()})
-        for chunk in _chunks(keys):
-            rows = await self._session.execute(
-                select(PostKey.key, PostKey.post_id).where(PostKey.key.in_(chunk))
-            )
-            for key, post_id in rows:
-                by_key[key].append(post_id)
-        candidates: dict[int, set[int]] = {}
-        for i in ids:
-            shared = Counter(
-                other for key in self._nodes[i].keys or () for other in by_key.get(key, ())
-            )
-            shared.pop(i, None)
-            best = sorted(shared.items(), key=lambda item: (-item[1], item[0]))
-            candidates[i] = {other for other, _ in best[:MAX_CANDIDATES]}
+        found_for = await find_candidates(
+            self._session, [(i, self._nodes[i].keys or ()) for i in ids]
+        )
+        candidates = dict(zip(ids, found_for, strict=True))
         await self._load({other for found in candidates.values() for other in found})
         for i, found in candidates.items():
             node = self._nodes[i]
@@ -292,6 +280,29 @@ class Clusterer:
                     for change in changes
                 ],
             )
+
+
+async def find_candidates(
+    session: AsyncSession, posts: Sequence[tuple[int | None, Sequence[int]]]
+) -> list[set[int]]:
+    """For each (post id or None, its keys): the stored posts sharing a key with it, those
+    sharing the most first, at most :data:`MAX_CANDIDATES` (never the post itself)."""
+    by_key: dict[int, list[int]] = defaultdict(list)
+    keys = sorted({key for _, post_keys in posts for key in post_keys})
+    for chunk in _chunks(keys):
+        rows = await session.execute(
+            select(PostKey.key, PostKey.post_id).where(PostKey.key.in_(chunk))
+        )
+        for key, stored_id in rows:
+            by_key[key].append(stored_id)
+    result = []
+    for post_id, post_keys in posts:
+        shared = Counter(other for key in post_keys for other in by_key.get(key, ()))
+        if post_id is not None:
+            shared.pop(post_id, None)
+        best = sorted(shared.items(), key=lambda item: (-item[1], item[0]))
+        result.append({other for other, _ in best[:MAX_CANDIDATES]})
+    return result
 
 
 async def load_nodes(session: AsyncSession, ids: Sequence[int]) -> list[Node]:

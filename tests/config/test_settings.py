@@ -19,6 +19,7 @@ def test_defaults_use_sqlite_file_in_working_directory(clean_settings: Path) -> 
     assert settings.admin_ids == frozenset()
     assert settings.timezone == "UTC"
     assert settings.redis_url is None
+    assert settings.dedup_threshold == 0.6
 
 
 def test_reads_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,6 +29,7 @@ def test_reads_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TGPIPE_ADMIN_IDS", "42, 1001 ,7")
     monkeypatch.setenv("TGPIPE_TIMEZONE", "Europe/Berlin")
     monkeypatch.setenv("TGPIPE_REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("TGPIPE_DEDUP_THRESHOLD", "0.75")
     settings = Settings()
     assert settings.database_url == "postgresql+asyncpg://tg:pw@db.example/tgpipe"
     assert not settings.is_sqlite
@@ -37,6 +39,7 @@ def test_reads_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.admin_ids == {42, 1001, 7}
     assert str(settings.tz) == "Europe/Berlin"
     assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert settings.dedup_threshold == 0.75
 
 
 def test_reads_dot_env_in_working_directory(clean_settings: Path) -> None:
@@ -65,6 +68,9 @@ def test_secrets_never_appear_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
         ("TGPIPE_ADMIN_IDS", "12,abc", "TGPIPE_ADMIN_IDS: user ids must be integers, got 'abc'"),
         ("TGPIPE_API_BASE", "ftp://x", "TGPIPE_API_BASE: must be an http(s) URL"),
         ("TGPIPE_REDIS_URL", "localhost:6379", "TGPIPE_REDIS_URL: must be a redis:// URL"),
+        ("TGPIPE_DEDUP_THRESHOLD", "0.1", "TGPIPE_DEDUP_THRESHOLD: Input should be greater"),
+        ("TGPIPE_DEDUP_THRESHOLD", "1.5", "TGPIPE_DEDUP_THRESHOLD: Input should be less"),
+        ("TGPIPE_DEDUP_THRESHOLD", "high", "TGPIPE_DEDUP_THRESHOLD: Input should be a valid"),
     ],
 )
 def test_bad_values_give_one_clear_line(
