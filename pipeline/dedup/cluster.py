@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import logging
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,10 +43,6 @@ log = logging.getLogger(__name__)
 
 # Parameters per statement: below SQLite's and asyncpg's limits with room to spare.
 IN_CHUNK = 5000
-# Posts compared with one post at most: those sharing the most index keys with it (a copy
-# shares many; a post of the same template, a few). Real channels stay far below it; it
-# bounds the work when a huge family of template posts shares keys with everything new.
-MAX_CANDIDATES = 32
 
 
 @dataclass(slots=True, frozen=True, order=True)
@@ -285,8 +281,12 @@ class Clusterer:
 async def find_candidates(
     session: AsyncSession, posts: Sequence[tuple[int | None, Sequence[int]]]
 ) -> list[set[int]]:
-    """For each (post id or None, its keys): the stored posts sharing a key with it, those
-    sharing the most first, at most :data:`MAX_CANDIDATES` (never the post itself)."""
+    """For each (post id or None, its keys): the stored posts sharing a key with it.
+
+    All of them, however many: capping them would make which posts meet depend on the order
+    they were stored in, and the clusters with it. Stores of real channels average well
+    under one candidate per post (bench/dedup_bench.py); a post repeated many times is cheap
+    (equal content hashes need no shingles); a huge family of template posts is slow."""
     by_key: dict[int, list[int]] = defaultdict(list)
     keys = sorted({key for _, post_keys in posts for key in post_keys})
     for chunk in _chunks(keys):
@@ -297,11 +297,10 @@ async def find_candidates(
             by_key[key].append(stored_id)
     result = []
     for post_id, post_keys in posts:
-        shared = Counter(other for key in post_keys for other in by_key.get(key, ()))
+        found = {other for key in post_keys for other in by_key.get(key, ())}
         if post_id is not None:
-            shared.pop(post_id, None)
-        best = sorted(shared.items(), key=lambda item: (-item[1], item[0]))
-        result.append({other for other, _ in best[:MAX_CANDIDATES]})
+            found.discard(post_id)
+        result.append(found)
     return result
 
 
