@@ -104,6 +104,10 @@ class Node:
     stored: tuple[int | None, DuplicateReason | None, float | None] | None = None
     _text: Text | None = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        if self.stored is None:
+            self.stored = self.state  # as read from the store, or as just written to it
+
     @property
     def text(self) -> Text:
         if self._text is None:
@@ -363,7 +367,6 @@ async def load_nodes(session: AsyncSession, ids: Sequence[int]) -> list[Node]:
             reason=row.duplicate_reason,
             similarity=row.similarity,
         )
-        node.stored = node.state
         nodes.append(node)
     return nodes
 

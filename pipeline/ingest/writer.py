@@ -181,11 +181,35 @@ class _Stored:
     """What a re-sighting is compared with: the stored version of the message."""
 
     id: int
-    version: tuple[Any, ...]
+    text: str
+    entities: int
+    media_files: int
+    preview: bool
+    edited: datetime | None
+    content_hash: str | None
     counts_seen_at: datetime | None
     counts_total: int
-    content_hash: str | None
-    text: str
+    views: int | None
+
+    def may_be_richer(self, post: ParsedPost) -> bool:
+        """False when ``post`` is this very version (a plain re-import): no need to compare."""
+        return (post.text, len(post.entities), post.edited, post.link_preview is not None) != (
+            self.text,
+            self.entities,
+            self.edited,
+            self.preview,
+        ) or sum(1 for item in post.media if item.file) != self.media_files
+
+    def version(self) -> tuple[Any, ...]:
+        words = len(tokens(self.text)) if dedup_features.is_text_hash(self.content_hash) else 0
+        return _version(
+            edited=self.edited,
+            words=words,
+            entities=self.entities,
+            media_files=self.media_files,
+            preview=self.preview,
+            text=self.text,
+        )
 
 
 class PostWriter:
@@ -302,7 +326,7 @@ class PostWriter:
     def _node(self, post: ParsedPost, post_id: int) -> Node:
         features = _features(post)
         message_id = min(_message_ids(post), default=None)
-        node = Node(
+        return Node(
             id=post_id,
             rank=rank_of(
                 words=len(features.words),
@@ -321,8 +345,6 @@ class PostWriter:
             keys=features.keys,
             words=features.words,
         )
-        node.stored = node.state
-        return node
 
     def _key(self, item: _Pending) -> object:
         message_id = item.post.message_id
@@ -518,7 +540,7 @@ class PostWriter:
         changed: set[int] = set()
         for post_id, item in best.items():
             was = stored[post_id]
-            if _parsed_version(item.post) > was.version:
+            if was.may_be_richer(item.post) and _parsed_version(item.post) > was.version():
                 await self._replace_text(was, item.post)
                 changed.add(post_id)
         counted = {post_id: item.post for item, post_id in known}  # the last sighting here
@@ -533,8 +555,9 @@ class PostWriter:
                 or (self._observed_at == seen and total > was.counts_total)
             ):
                 newer.append(post_id)
-                if total != was.counts_total:
-                    changed.add(post_id)  # reactions are part of a post's rank
+                views = post.views if post.views is not None else was.views
+                if total != was.counts_total or views != was.views:
+                    changed.add(post_id)  # reactions and views are part of a post's rank
         await self._write_counts([(post_id, counted[post_id]) for post_id in newer])
         return sorted(changed)
 
@@ -554,23 +577,25 @@ class PostWriter:
                 Post.edited_at,
                 Post.counts_seen_at,
                 Post.content_hash,
-                reactions,
+                Post.views,
+                reactions.label("reactions"),
             ).where(Post.id.in_(post_ids))
         )
-        result = {}
-        for row in rows:
-            version = _version(
-                edited=row.edited_at,
-                words=len(tokens(row.text)) if dedup_features.is_text_hash(row.content_hash) else 0,
+        return {
+            row.id: _Stored(
+                id=row.id,
+                text=row.text,
                 entities=len(row.entities or ()),
                 media_files=sum(1 for item in row.media or () if item.get("file")),
                 preview=row.link_preview is not None,
-                text=row.text,
+                edited=row.edited_at,
+                content_hash=row.content_hash,
+                counts_seen_at=row.counts_seen_at,
+                counts_total=int(row.reactions),
+                views=row.views,
             )
-            result[row.id] = _Stored(
-                row.id, version, row.counts_seen_at, int(row[8]), row.content_hash, row.text
-            )
-        return result
+            for row in rows
+        }
 
     async def _replace_text(self, was: _Stored, post: ParsedPost) -> None:
         """Store ``post``'s version of the message, and re-key the post for dedup."""

@@ -115,3 +115,23 @@ async def test_an_edit_replaces_the_text_and_its_dedup_keys(
     # Indexed under the new text only: the old text's keys would find the wrong neighbours.
     assert keys == set(lsh_keys([tokens(edited_text)])[0])
     assert shown.reactions == {"👍": 6}
+
+
+async def test_newer_views_can_change_which_copy_is_canonical(
+    session_factory: SessionFactory, tmp_path: Path
+) -> None:
+    # The same text in two channels, alike in everything but views (part of completeness).
+    def channel_export(folder: str, chat_id: int, views: int, taken_at: datetime) -> Path:
+        message = Message(7, TEXT, extra={"views": views})
+        return write_export(tmp_path / folder / "result.json", [message], chat_id=chat_id,
+                            name=f"Channel {chat_id}", taken_at=taken_at)  # fmt: skip
+
+    await import_paths(session_factory, [channel_export("a-june", 1, 10, T1)])
+    await import_paths(session_factory, [channel_export("b-june", 2, 20, T1)])
+    async with unit_of_work(session_factory) as session:
+        (canonical,) = await list_posts(session)
+    assert canonical.channel == "Channel 2"
+    await import_paths(session_factory, [channel_export("a-july", 1, 30, T2)])
+    async with unit_of_work(session_factory) as session:
+        (canonical,) = await list_posts(session)
+    assert (canonical.channel, canonical.views) == ("Channel 1", 30)
