@@ -6,6 +6,7 @@ globals, so tests build as many independent bots as they like.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiogram import Bot, Dispatcher
@@ -18,10 +19,13 @@ from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import BotCommand
 from aiogram.utils.token import TokenValidationError
 
+from bot.delivery import Courier
 from bot.errors import reply_with_error
 from bot.handlers import create_routers
 from bot.handlers.help import COMMANDS
 from bot.middlewares import DbSessionMiddleware, InFlightUpdates
+from bot.publisher import Publisher
+from bot.scheduler import Runtime, start_scheduler, stop_scheduler
 from config.settings import Settings
 from pipeline.errors import ConfigError, TgpipeError
 from pipeline.store import migrate
@@ -66,16 +70,39 @@ async def run_bot(settings: Settings, *, handle_signals: bool = True) -> None:
     engine = create_engine(settings.database_url)
     try:
         await migrate.ensure_current(engine, auto_upgrade=settings.is_sqlite)
-        dispatcher = create_dispatcher(settings, create_session_factory(engine))
+        factory = create_session_factory(engine)
+        dispatcher = create_dispatcher(settings, factory)
         try:
             await bot.set_my_commands(
                 [BotCommand(command=name, description=text) for name, text in COMMANDS.items()]
             )
-            await dispatcher.start_polling(
-                bot,
-                handle_signals=handle_signals,
-                allowed_updates=dispatcher.resolve_used_update_types(),
+            courier = Courier(
+                Publisher(bot, chat_interval=settings.chat_interval), factory, settings.policy()
             )
+            runtime = Runtime(
+                key=courier.owner,
+                bot=bot,
+                factory=factory,
+                courier=courier,
+                admin_ids=settings.admin_ids,
+            )
+            stop = asyncio.Event()
+            delivering = asyncio.create_task(courier.serve(stop), name="delivery")
+            scheduler = start_scheduler(runtime)
+            dispatcher["scheduler"] = scheduler
+            dispatcher["courier"] = courier
+            log.info("tgpipe running as %s", courier.owner)
+            try:
+                await dispatcher.start_polling(
+                    bot,
+                    handle_signals=handle_signals,
+                    allowed_updates=dispatcher.resolve_used_update_types(),
+                )
+            finally:
+                # Stop taking new work, let what is being sent finish and be recorded.
+                stop.set()
+                stop_scheduler(runtime, scheduler)
+                await delivering
         except TelegramUnauthorizedError:
             raise ConfigError("Telegram refused TGPIPE_BOT_TOKEN (401 Unauthorized)") from None
         except TelegramNetworkError as exc:

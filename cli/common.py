@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from config.settings import Settings
 from pipeline.store import migrate
@@ -51,3 +54,27 @@ def print_error(message: str) -> None:
 def print_json(data: Any) -> None:
     """JSON for other tools: UTF-8, unescaped, one document on stdout."""
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[object]], footer: str = "") -> None:
+    """A table: aligned with rich on a terminal; off a terminal (a pipe, a file, cron's
+    mail) plain tab-separated lines at their full width, with a header line."""
+    cells = [["—" if value is None else str(value) for value in row] for row in rows]
+    if not sys.stdout.isatty():
+        sys.stdout.write("\t".join(columns) + "\n")
+        for row in cells:
+            sys.stdout.write("\t".join(cell.replace("\t", " ") for cell in row) + "\n")
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in cells:
+        table.add_row(*(Text(cell) for cell in row))
+    console.print(table)
+    if footer:
+        console.print(footer)
+
+
+def print_line(message: str) -> None:
+    """One plain line on stdout (never wrapped or marked up)."""
+    sys.stdout.write(message + "\n")

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
-from cli import db, dedup, imports, posts
+from cli import autopost, db, dedup, imports, posts, publishing
 from cli.common import print_error, run, settings_of
 from config.settings import Settings, format_validation_error
 from pipeline.errors import ConfigError, TgpipeError
@@ -26,6 +26,16 @@ app.add_typer(db.app, name="db")
 app.add_typer(posts.app, name="posts")
 app.add_typer(dedup.app, name="dedup")
 app.command("import")(imports.cmd_import)
+app.add_typer(publishing.channels_app, name="channels")
+app.command("schedule")(publishing.cmd_schedule)
+app.command("forward")(publishing.cmd_forward)
+app.command("queue")(publishing.cmd_queue)
+app.command("cancel")(publishing.cmd_cancel)
+app.command("reschedule")(publishing.cmd_reschedule)
+app.command("resolve")(publishing.cmd_resolve)
+app.add_typer(autopost.app, name="autopost")
+app.command("dispatch")(publishing.cmd_dispatch)
+app.command("post-next")(publishing.cmd_post_next)
 
 
 def _version(value: bool) -> None:
@@ -69,10 +79,24 @@ def cmd_run(ctx: typer.Context) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: domain errors become one line on stderr and an exit code."""
     try:
-        app(args=argv)
+        code = app(args=argv, standalone_mode=False)
+    except typer.TyperException as exc:
+        # typer's own argument errors, in the same one-line shape as tgpipe's (exit 2).
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            sys.stdout.write(exc.format_message() + "\n")  # a bare group shows its help
+            sys.exit(0)
+        context = getattr(exc, "ctx", None)
+        command = context.command_path if context is not None else "tgpipe"
+        print_error(f"tgpipe: error: {command}: {exc.format_message()}")
+        sys.exit(getattr(exc, "exit_code", 2) or 2)
+    except typer.Abort:
+        print_error("tgpipe: interrupted")
+        sys.exit(130)
     except TgpipeError as exc:
         print_error(f"tgpipe: error: {exc}")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print_error("tgpipe: interrupted")
         sys.exit(130)
+    if isinstance(code, int) and code:
+        sys.exit(code)

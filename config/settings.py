@@ -6,6 +6,7 @@ environment anywhere else. Tests build their own ``Settings(...)``.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +22,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from pipeline.dedup.similarity import DEFAULT_THRESHOLD, VETO_FROM
+from pipeline.publish.policy import Limits, Policy
 
 DEFAULT_API_BASE = "https://api.telegram.org"
 DEFAULT_DATABASE_FILE = "tgpipe.db"
@@ -78,6 +80,14 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     # Similarity from which two posts are the same content; measured in bench/dedup_bench.py.
     dedup_threshold: float = Field(default=DEFAULT_THRESHOLD, ge=VETO_FROM, le=1.0)
+    # Publishing (README, "Publishing and scheduling").
+    send_per_second: int = Field(default=30, ge=1, le=1000)
+    send_per_chat_per_minute: int = Field(default=20, ge=1, le=1000)
+    chat_interval: float = Field(default=1.0, ge=0.0, le=60.0)
+    lease_seconds: float = Field(default=60.0, ge=1.0, le=3600.0)
+    grace_minutes: float = Field(default=60.0, ge=0.0)
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    retry_base_seconds: float = Field(default=2.0, ge=0.0, le=600.0)
 
     @field_validator("database_url")
     @classmethod
@@ -125,6 +135,20 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"must be a redis:// URL, got {value!r}")
         return value or None
+
+    def policy(self) -> Policy:
+        """How the dispatcher keeps Telegram's limits and treats failures."""
+        return Policy(
+            limits=Limits(
+                per_second=self.send_per_second,
+                per_chat_per_minute=self.send_per_chat_per_minute,
+                chat_interval=self.chat_interval,
+            ),
+            lease=timedelta(seconds=self.lease_seconds),
+            grace=timedelta(minutes=self.grace_minutes),
+            max_attempts=self.max_attempts,
+            backoff_base=self.retry_base_seconds,
+        )
 
     @property
     def tz(self) -> ZoneInfo:

@@ -237,6 +237,7 @@ class PostWriter:
         self._observed_at = observed_at or self._seen_at
         self._threshold = threshold
         self._base = Path(file).parent
+        self._resolved_base = self._base.resolve()
         self._channel_id: int | None = None
         self._channel_key = ""
         self._channel_is_new = False
@@ -453,6 +454,19 @@ class PostWriter:
             connection, [(pid, r.key, r.count, seen) for pid, rs in posts for r in rs]
         )
 
+    def _media(self, post: ParsedPost) -> list[dict[str, Any]]:
+        """The post's media descriptors, each with the absolute ``path`` of its file when the
+        export holds it (never outside the export's folder): the publisher sends from there."""
+        items = []
+        for media in post.media:
+            item = media.to_dict()
+            if media.file and "://" not in media.file:
+                path = (self._base / media.file).resolve()
+                if path.is_relative_to(self._resolved_base) and path.is_file():
+                    item["path"] = str(path)
+            items.append(item)
+        return items
+
     def _post_row(self, post: ParsedPost, post_id: int) -> tuple[Any, ...]:
         preview = post.link_preview
         return (
@@ -460,7 +474,7 @@ class PostWriter:
             self._channel_id,
             post.text,
             [entity.to_dict() for entity in post.entities],
-            [media.to_dict() for media in post.media],
+            self._media(post),
             {k: v for k, v in asdict(preview).items() if v is not None} if preview else None,
             post.title,
             post.forwarded_from,
@@ -604,7 +618,7 @@ class PostWriter:
         values: dict[str, Any] = {
             "text": post.text,
             "entities": [entity.to_dict() for entity in post.entities],
-            "media": [media.to_dict() for media in post.media],
+            "media": self._media(post),
             "link_preview": (
                 {k: v for k, v in asdict(preview).items() if v is not None} if preview else None
             ),

@@ -88,6 +88,16 @@ class PublicationState(enum.StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     UNKNOWN = "unknown"  # was 'sending' when a process died: maybe delivered, never resent
+    MISSED = "missed"  # fell due while nothing was running, longer ago than the grace period
+
+
+class AutopostPolicy(enum.StrEnum):
+    """Which draft an autopost firing takes."""
+
+    OLDEST = "oldest"
+    NEWEST = "newest"
+    RANDOM = "random"
+    TOP = "top"  # most reactions
 
 
 class ImportStatus(enum.StrEnum):
@@ -107,6 +117,15 @@ class Channel(Base):
     title: Mapped[str] = mapped_column(String(255))
     description: Mapped[str | None] = mapped_column(Text)
     subscribers: Mapped[int | None] = mapped_column(Integer)
+    # Publishing target state (``tgpipe channels add``). ``chat_id`` is the Bot API id
+    # (-100... for channels); ``telegram_id`` is the id as exports write it (often bare).
+    chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    chat_type: Mapped[str | None] = mapped_column(String(16))  # channel, supergroup, group
+    target_since: Mapped[datetime | None] = mapped_column()  # set: tgpipe publishes here
+    # Why the bot cannot post here now (a 403); cleared by adding the channel again.
+    blocked_reason: Mapped[str | None] = mapped_column(Text)
+    # Telegram asked to wait (429 retry_after): no process sends here before this time.
+    deferred_until: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
     updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
 
@@ -269,35 +288,62 @@ class ReactionSnapshot(Base):
 
 
 class AutopostRule(Base):
-    """Recurring posting of queued drafts to one chat, on a cron expression in a time zone."""
+    """Recurring posting of drafts to one chat, on a cron expression in a time zone."""
 
     __tablename__ = "autopost_rules"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    target_chat: Mapped[str] = mapped_column(String(64), index=True)  # '@name' or numeric id
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), index=True
+    )
     cron: Mapped[str] = mapped_column(String(128))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    policy: Mapped[str] = mapped_column(String(32), default="oldest")
+    policy: Mapped[AutopostPolicy] = mapped_column(
+        _enum(AutopostPolicy, "autopost_policy"), default=AutopostPolicy.OLDEST
+    )
+    # Only drafts imported from this channel / carrying this hashtag (lower case, no '#').
     source_channel_id: Mapped[int | None] = mapped_column(
         ForeignKey("channels.id", ondelete="SET NULL")
     )
+    tag: Mapped[str | None] = mapped_column(String(128))
+    silent: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     last_fired_at: Mapped[datetime | None] = mapped_column()
+    # Set by the first firing that found nothing to post (the admins are told then, once);
+    # cleared by the next firing that posts.
+    empty_since: Mapped[datetime | None] = mapped_column()
     created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+    channel: Mapped[Channel] = relationship(foreign_keys=[channel_id], lazy="raise")
+
+
+class AutopostFiring(Base):
+    """One firing of a rule; unique per (rule, scheduled time), so no slot fires twice, in
+    however many processes."""
+
+    __tablename__ = "autopost_firings"
+    __table_args__ = (UniqueConstraint("rule_id", "fire_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("autopost_rules.id", ondelete="CASCADE"))
+    fire_at: Mapped[datetime] = mapped_column()
+    outcome: Mapped[str] = mapped_column(String(16))  # 'queued' or 'empty'
+    publication_id: Mapped[int | None] = mapped_column(
+        ForeignKey("publications.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(default=now_utc)
 
 
 class Publication(Base):
-    """One planned delivery of a post (or a forward of a message) to one chat at one time."""
+    """One planned delivery of a post (or a forward of messages) to one chat at one time."""
 
     __tablename__ = "publications"
     __table_args__ = (
         # The dispatcher's query: what is due, oldest first.
         Index("ix_publications_state_due_at", "state", "due_at"),
-        CheckConstraint(
-            "post_id IS NOT NULL OR (from_chat IS NOT NULL AND from_message_id IS NOT NULL)",
-            name="has_content",
-        ),
+        Index("ix_publications_channel_id_state", "channel_id", "state"),
+        CheckConstraint("post_id IS NOT NULL OR from_chat IS NOT NULL", name="has_content"),
         CheckConstraint("attempts >= 0", name="attempts_non_negative"),
     )
 
@@ -306,18 +352,29 @@ class Publication(Base):
         ForeignKey("posts.id", ondelete="RESTRICT"), index=True
     )
     mode: Mapped[PublicationMode] = mapped_column(_enum(PublicationMode, "publication_mode"))
-    target_chat: Mapped[str] = mapped_column(String(64), index=True)
-    from_chat: Mapped[str | None] = mapped_column(String(64))  # forwards: the source chat
-    from_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="RESTRICT"))
+    # Forwards and copies: the source chat (@name or Bot API id) and its message ids (an
+    # album is all of its ids).
+    from_chat: Mapped[str | None] = mapped_column(String(64))
+    from_message_ids: Mapped[list[Any]] = mapped_column(default=list)
+    silent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Messages this delivery sends (an album counts its items): what the send limits charge.
+    size: Mapped[int] = mapped_column(Integer, default=1)
     due_at: Mapped[datetime] = mapped_column()
+    # Not before this time (a retry's backoff); None: as soon as due.
+    not_before: Mapped[datetime | None] = mapped_column()
     state: Mapped[PublicationState] = mapped_column(
         _enum(PublicationState, "publication_state"), default=PublicationState.SCHEDULED
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     message_ids: Mapped[list[Any]] = mapped_column(default=list)  # Telegram ids once sent
+    # Messages of a multi-message delivery already sent: a retry goes on from the next one.
+    parts_done: Mapped[int] = mapped_column(Integer, default=0)
+    notes: Mapped[list[Any]] = mapped_column(default=list)  # e.g. media that was missing
     claimed_by: Mapped[str | None] = mapped_column(String(64))  # instance that is sending it
     claimed_at: Mapped[datetime | None] = mapped_column()
+    lease_until: Mapped[datetime | None] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
     autopost_rule_id: Mapped[int | None] = mapped_column(
         ForeignKey("autopost_rules.id", ondelete="SET NULL")
@@ -327,6 +384,48 @@ class Publication(Base):
     updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
 
     post: Mapped[Post | None] = relationship(lazy="raise")
+    channel: Mapped[Channel] = relationship(lazy="raise")
+
+
+class SendLog(Base):
+    """Messages sent (or claimed to be sent) to a chat: every process reads Telegram's send
+    limits from here, so they hold across processes sharing the store."""
+
+    __tablename__ = "send_log"
+    __table_args__ = (Index("ix_send_log_channel_id_sent_at", "channel_id", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    publication_id: Mapped[int | None] = mapped_column(
+        ForeignKey("publications.id", ondelete="SET NULL")
+    )
+    sent_at: Mapped[datetime] = mapped_column(index=True)
+    messages: Mapped[int] = mapped_column(Integer)
+
+
+class Notice(Base):
+    """Something the admins must be told, once: an outbox the running bot (or the CLI) reads.
+
+    ``key`` names the fact (e.g. ``unknown:42``), so telling it twice is a no-op.
+    """
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class Lock(Base):
+    """Named rows that serialise short critical sections across processes: a claim updates
+    its lock row first, which takes SQLite's write lock or PostgreSQL's row lock."""
+
+    __tablename__ = "locks"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    counter: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ImportRun(Base):

@@ -42,15 +42,15 @@ async def test_datetimes_come_back_aware_utc(session_factory: SessionFactory) ->
 async def test_due_publications_are_found_by_time(session_factory: SessionFactory) -> None:
     now = datetime(2025, 1, 1, 12, tzinfo=UTC)
     async with unit_of_work(session_factory) as session:
-        post = Post(text="x")
-        session.add(post)
+        post, target = Post(text="x"), Channel(title="target")
+        session.add_all([post, target])
         await session.flush()
         for minutes in (-5, 5, -1):
             session.add(
                 Publication(
                     post_id=post.id,
                     mode=PublicationMode.SEND,
-                    target_chat="@target",
+                    channel_id=target.id,
                     # Mixed offsets: comparison must happen in UTC on every backend.
                     due_at=(now + timedelta(minutes=minutes)).astimezone(
                         timezone(timedelta(hours=-7))
@@ -97,10 +97,13 @@ async def test_foreign_keys_are_enforced(session_factory: SessionFactory) -> Non
 async def test_publication_needs_content(session_factory: SessionFactory) -> None:
     with pytest.raises(IntegrityError):
         async with unit_of_work(session_factory) as session:
+            target = Channel(title="t")
+            session.add(target)
+            await session.flush()
             session.add(
                 Publication(
                     mode=PublicationMode.FORWARD,
-                    target_chat="@t",
+                    channel_id=target.id,
                     due_at=datetime.now(UTC),
                 )
             )

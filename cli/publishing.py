@@ -1,0 +1,310 @@
+"""`tgpipe channels|schedule|forward|queue|cancel|reschedule|resolve|dispatch|post-next`:
+publishing targets, the queue, and delivery from the system's cron."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from pipeline.publish.when import describe_local, parse_when
+
+from cli.common import open_store, print_json, print_line, print_table, run, settings_of
+from config.settings import Settings
+from pipeline.errors import TgpipeError
+from pipeline.publish import queue as queue_lib
+from pipeline.publish.queue import PublicationView
+from pipeline.publish.targets import (
+    TargetView,
+    find_target,
+    list_targets,
+    parse_chat,
+    record_target,
+)
+from pipeline.store.db import unit_of_work
+from pipeline.store.models import Publication, PublicationState
+from pipeline.store.types import now_utc
+
+if TYPE_CHECKING:
+    from bot.delivery import Tally
+
+channels_app = typer.Typer(
+    help="The channels and groups tgpipe publishes to.", no_args_is_help=True
+)
+
+CHAT_HELP = "The target chat: @name, a t.me/name link or its id (-100...)."
+WHEN_HELP = (
+    "When: ISO 8601 (2026-12-24T09:00, naive times in TGPIPE_TIMEZONE), 'now', "
+    "+90s/+10m/+2h/+1d, or HH:MM for the next such time."
+)
+
+
+class UsageError(TgpipeError):
+    exit_code = 2
+
+
+@channels_app.command("add")
+def cmd_channels_add(
+    ctx: typer.Context, chat: Annotated[str, typer.Argument(metavar="CHAT", help=CHAT_HELP)]
+) -> None:
+    """Check with Telegram that the bot may post to CHAT, and make it a publishing target."""
+    from bot.app import create_bot  # aiogram only for the commands that talk to Telegram
+    from bot.targets import check_chat
+
+    settings = settings_of(ctx)
+
+    async def add() -> str:
+        bot = create_bot(settings)
+        try:
+            checked = await check_chat(bot, chat)
+        finally:
+            await bot.session.close()
+        async with open_store(settings) as factory, unit_of_work(factory) as session:
+            channel = await record_target(session, checked)
+            return f"{channel.display_name} ({checked.type} {checked.chat_id}, {checked.title})"
+
+    print_line(f"publishing target added: {run(add())}")
+
+
+@channels_app.command("list")
+def cmd_channels_list(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for other tools.")] = False,
+) -> None:
+    """List the publishing targets, with what is scheduled for each."""
+    settings = settings_of(ctx)
+
+    async def fetch() -> list[TargetView]:
+        async with open_store(settings) as factory, unit_of_work(factory) as session:
+            return await list_targets(session)
+
+    targets = run(fetch())
+    if as_json:
+        print_json([target.to_json() for target in targets])
+        return
+    if not targets:
+        print_line("no publishing targets yet: add one with `tgpipe channels add @channel`")
+        return
+    print_table(
+        ("id", "chat", "chat id", "type", "title", "scheduled", "problem"),
+        [
+            (t.id, t.name, t.chat_id, t.type, t.title, t.scheduled, t.blocked_reason)
+            for t in targets
+        ],
+    )
+
+
+def _when(value: str, settings: Settings) -> datetime:
+    return parse_when(value, tz=settings.tz, now=now_utc())
+
+
+def cmd_schedule(
+    ctx: typer.Context,
+    post_id: Annotated[int, typer.Argument(metavar="POST_ID", help="The post to publish.")],
+    to: Annotated[str, typer.Option("--to", metavar="CHAT", help=CHAT_HELP)],
+    at: Annotated[str, typer.Option("--at", metavar="WHEN", help=WHEN_HELP)],
+    force: Annotated[
+        bool, typer.Option("--force", help="Publish even if that chat has this content.")
+    ] = False,
+    silent: Annotated[bool, typer.Option("--silent", help="Send without notification.")] = False,
+) -> None:
+    """Schedule a stored post for a chat."""
+    settings = settings_of(ctx)
+    due = _when(at, settings)
+
+    async def plan() -> Publication:
+        async with open_store(settings) as factory, unit_of_work(factory) as session:
+            target = await find_target(session, to)
+            return await queue_lib.schedule_post(
+                session, post_id, target, due, force=force, silent=silent
+            )
+
+    publication = run(plan())
+    parts = f", {publication.size} messages" if publication.size > 1 else ""
+    print_line(
+        f"publication {publication.id}: post {post_id} to {to} at "
+        f"{describe_local(due, settings.tz)}{parts}"
+    )
+    for note in publication.notes:
+        print_line(f"note: {note}")
+
+
+def cmd_forward(
+    ctx: typer.Context,
+    from_chat: Annotated[
+        str, typer.Argument(metavar="FROM_CHAT", help="The chat the messages are in.")
+    ],
+    message_ids: Annotated[
+        list[int],
+        typer.Argument(metavar="MESSAGE_ID...", help="Message ids (all ids of an album)."),
+    ],
+    to: Annotated[str, typer.Option("--to", metavar="CHAT", help=CHAT_HELP)],
+    at: Annotated[str, typer.Option("--at", metavar="WHEN", help=WHEN_HELP)],
+    copy: Annotated[
+        bool, typer.Option("--copy", help="Copy instead: no 'Forwarded from' header.")
+    ] = False,
+    silent: Annotated[bool, typer.Option("--silent", help="Send without notification.")] = False,
+) -> None:
+    """Schedule a forward (or copy) of existing messages to a chat."""
+    settings = settings_of(ctx)
+    due = _when(at, settings)
+    source = str(parse_chat(from_chat))
+
+    async def plan() -> Publication:
+        async with open_store(settings) as factory, unit_of_work(factory) as session:
+            target = await find_target(session, to)
+            return await queue_lib.schedule_forward(
+                session, source, message_ids, target, due, copy=copy, silent=silent
+            )
+
+    publication = run(plan())
+    verb = "copy" if copy else "forward"
+    print_line(
+        f"publication {publication.id}: {verb} of {source} "
+        f"#{', '.join(map(str, publication.from_message_ids))} to {to} at "
+        f"{describe_local(due, settings.tz)}"
+    )
+
+
+def cmd_queue(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for other tools.")] = False,
+    chat: Annotated[
+        str | None, typer.Option("--chat", metavar="CHAT", help="Only this target chat.")
+    ] = None,
+    state: Annotated[
+        list[PublicationState] | None,
+        typer.Option("--state", help="Only publications in this state (repeatable)."),
+    ] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Also sent, failed, cancelled and missed ones.")
+    ] = False,
+) -> None:
+    """Show the queue: what is scheduled, being sent, or needs a decision (unknown)."""
+    settings = settings_of(ctx)
+
+    async def fetch() -> list[PublicationView]:
+        async with open_store(settings) as factory, unit_of_work(factory) as session:
+            target = await find_target(session, chat) if chat else None
+            return await queue_lib.list_queue(
+                session, chat=target, states=state, everything=everything
+            )
+
+    items = run(fetch())
+    if as_json:
+        print_json([item.to_json() for item in items])
+        return
+    if not items:
+        print_line("the queue is empty" if not (chat or state) else "no publications match")
+        return
+    print_table(
+        ("id", "due", "chat", "state", "what", "tries", "messages", "error"),
+        [
+            (
+                item.id,
+                describe_local(item.due_at, settings.tz),
+                item.chat,
+                item.state,
+                (f"#{item.post_id} " if item.post_id else "") + item.title[:60],
+                item.attempts,
+                ",".join(map(str, item.message_ids)) or None,
+                item.last_error,
+            )
+            for item in items
+        ],
+        footer=f"{len(items)} publication(s)",
+    )
+
+
+def cmd_cancel(
+    ctx: typer.Context,
+    publication_id: Annotated[int, typer.Argument(metavar="PUB_ID", help="The publication.")],
+) -> None:
+    """Cancel a scheduled publication."""
+    settings = settings_of(ctx)
+
+    async def go() -> None:
+        async with open_store(settings) as factory, unit_of_work(factory) as session:
+            await queue_lib.cancel(session, publication_id)
+
+    run(go())
+    print_line(f"publication {publication_id} cancelled")
+
+
+def cmd_reschedule(
+    ctx: typer.Context,
+    publication_id: Annotated[int, typer.Argument(metavar="PUB_ID", help="The publication.")],
+    at: Annotated[str, typer.Option("--at", metavar="WHEN", help=WHEN_HELP)],
+) -> None:
+    """Move a publication to another time (a failed or missed one is planned again)."""
+    settings = settings_of(ctx)
+    due = _when(at, settings)
+
+    async def go() -> None:
+        async with open_store(settings) as factory, unit_of_work(factory) as session:
+            await queue_lib.reschedule(session, publication_id, due)
+
+    run(go())
+    print_line(f"publication {publication_id} rescheduled to {describe_local(due, settings.tz)}")
+
+
+def cmd_resolve(
+    ctx: typer.Context,
+    publication_id: Annotated[int, typer.Argument(metavar="PUB_ID", help="The publication.")],
+    sent: Annotated[bool, typer.Option("--sent", help="It did reach the chat.")] = False,
+    resend: Annotated[bool, typer.Option("--resend", help="It did not: send it again.")] = False,
+) -> None:
+    """Settle a publication whose delivery is unknown (tgpipe stopped while sending it)."""
+    if sent == resend:
+        raise UsageError("resolve: give exactly one of --sent or --resend")
+    settings = settings_of(ctx)
+
+    async def go() -> None:
+        async with open_store(settings) as factory, unit_of_work(factory) as session:
+            await queue_lib.resolve_unknown(session, publication_id, sent=sent)
+
+    run(go())
+    print_line(
+        f"publication {publication_id} marked sent"
+        if sent
+        else f"publication {publication_id} will be sent again now"
+    )
+
+
+def _summary(tally: Tally) -> str:
+    parts = [f"{len(tally.sent)} sent"]
+    if tally.failed:
+        parts.append(f"{len(tally.failed)} failed ({', '.join(map(str, tally.failed))})")
+    if tally.unknown:
+        parts.append(f"{len(tally.unknown)} unknown ({', '.join(map(str, tally.unknown))})")
+    if tally.retried:
+        parts.append(f"{tally.retried} to retry")
+    if tally.deferred:
+        parts.append(f"{tally.deferred} deferred by Telegram")
+    return ", ".join(parts)
+
+
+def cmd_dispatch(ctx: typer.Context) -> None:
+    """Send everything due now, then exit (for cron); exit 1 if any publication failed.
+
+    Safe beside a running `tgpipe run`: both claim from the same store."""
+    from cli.delivery import dispatch_now
+
+    settings = settings_of(ctx)
+    tally = run(dispatch_now(settings))
+    print_line(f"dispatch: {_summary(tally)}")
+    if tally.failed or tally.unknown:
+        raise typer.Exit(1)
+
+
+def cmd_post_next(
+    ctx: typer.Context, to: Annotated[str, typer.Option("--to", metavar="CHAT", help=CHAT_HELP)]
+) -> None:
+    """Publish the next draft for CHAT now (oldest first), for cron-driven posting."""
+    from cli.delivery import post_next
+
+    settings = settings_of(ctx)
+    publication_id, tally = run(post_next(settings, to))
+    print_line(f"post-next: publication {publication_id}: {_summary(tally)}")
+    if tally.failed or tally.unknown or not tally.sent:
+        raise typer.Exit(1)

@@ -1,0 +1,149 @@
+"""Publishing targets: the chats tgpipe posts to, as `tgpipe channels add` checked them.
+
+The check itself (getChat, getChatMember) talks to Telegram and lives in ``bot/targets.py``;
+this module records its outcome and finds targets by the names admins use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pipeline.channels import normalise_username
+from pipeline.errors import NotFoundError, TgpipeError
+from pipeline.publish.guard import same_chat_id
+from pipeline.store.models import Channel, Publication, PublicationState
+from pipeline.store.types import now_utc
+
+
+class TargetError(TgpipeError):
+    """The bot cannot publish to that chat; says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedChat:
+    """What Telegram said about a chat the bot may post to."""
+
+    chat_id: int
+    type: str  # channel, supergroup, group
+    title: str
+    username: str | None = None  # without '@'
+
+
+def parse_chat(value: str) -> str | int:
+    """'@name', 't.me/name' or a numeric id, as the Bot API's ``chat_id`` takes it."""
+    text = value.strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    name = normalise_username(text)
+    if not name or not all(ch.isalnum() or ch == "_" for ch in name) or "/" in name:
+        raise TargetError(
+            f"{value!r} is not a chat: use @name, a t.me/name link or a numeric id (-100...)"
+        )
+    return f"@{name}"
+
+
+async def record_target(session: AsyncSession, chat: CheckedChat) -> Channel:
+    """Store ``chat`` as a publishing target, merged with the channel imports know it as."""
+    channel = await session.scalar(select(Channel).where(Channel.chat_id == chat.chat_id))
+    if channel is None and chat.username:
+        channel = await session.scalar(
+            select(Channel).where(Channel.username == chat.username.lower())
+        )
+    if channel is None:
+        for known in await session.scalars(
+            select(Channel).where(Channel.telegram_id.is_not(None), Channel.chat_id.is_(None))
+        ):
+            if same_chat_id(chat.chat_id, known.telegram_id):
+                channel = known
+                break
+    if channel is None:
+        channel = Channel(title=chat.title)
+        session.add(channel)
+    channel.chat_id = chat.chat_id
+    channel.chat_type = chat.type
+    channel.title = chat.title
+    if chat.username:
+        channel.username = chat.username.lower()
+    channel.target_since = channel.target_since or now_utc()
+    channel.blocked_reason = None
+    await session.flush()
+    return channel
+
+
+async def find_target(session: AsyncSession, name: str) -> Channel:
+    """The publishing target called ``name``; refuses chats not added or not postable."""
+    wanted = parse_chat(name)
+    query = select(Channel).where(Channel.target_since.is_not(None))
+    targets = list(await session.scalars(query.order_by(Channel.id)))
+    for channel in targets:
+        if (isinstance(wanted, int) and same_chat_id(wanted, channel.chat_id)) or (
+            isinstance(wanted, str) and channel.username == wanted[1:].lower()
+        ):
+            if channel.blocked_reason:
+                raise TargetError(
+                    f"cannot publish to {channel.display_name}: {channel.blocked_reason} "
+                    f"(fix it in Telegram, then run `tgpipe channels add {name}` again)"
+                )
+            return channel
+    known = ", ".join(channel.display_name for channel in targets[:20]) or "none yet"
+    raise NotFoundError(
+        f"{name} is not a publishing target: add it with `tgpipe channels add {name}` "
+        f"(targets: {known})"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TargetView:
+    id: int
+    chat_id: int
+    name: str
+    title: str
+    type: str
+    added: datetime
+    blocked_reason: str | None
+    scheduled: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "chat_id": self.chat_id,
+            "chat": self.name,
+            "title": self.title,
+            "type": self.type,
+            "added_at": self.added.isoformat().replace("+00:00", "Z"),
+            "blocked_reason": self.blocked_reason,
+            "scheduled": self.scheduled,
+        }
+
+
+async def list_targets(session: AsyncSession) -> list[TargetView]:
+    scheduled = (
+        select(Publication.channel_id, func.count().label("n"))
+        .where(Publication.state == PublicationState.SCHEDULED)
+        .group_by(Publication.channel_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(Channel, func.coalesce(scheduled.c.n, 0))
+        .outerjoin(scheduled, scheduled.c.channel_id == Channel.id)
+        .where(Channel.target_since.is_not(None))
+        .order_by(Channel.title, Channel.id)
+    )
+    return [
+        TargetView(
+            id=channel.id,
+            chat_id=channel.chat_id or 0,
+            name=channel.display_name,
+            title=channel.title,
+            type=channel.chat_type or "channel",
+            added=channel.target_since or channel.created_at,
+            blocked_reason=channel.blocked_reason,
+            scheduled=int(count),
+        )
+        for channel, count in rows
+    ]
