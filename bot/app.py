@@ -34,11 +34,11 @@ from pipeline.store.db import SessionFactory, create_engine, create_session_fact
 log = logging.getLogger(__name__)
 
 
-def create_bot(settings: Settings) -> Bot:
+def create_bot(settings: Settings, command: str = "tgpipe run") -> Bot:
     """The aiogram client for the configured token and Bot API server."""
     if settings.bot_token is None:
         raise ConfigError(
-            "TGPIPE_BOT_TOKEN is not set: `tgpipe run` needs the token from @BotFather"
+            f"TGPIPE_BOT_TOKEN is not set: `{command}` needs the token from @BotFather"
         )
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.api_base))
     try:

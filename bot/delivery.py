@@ -38,6 +38,7 @@ Clock = Callable[[], datetime]
 # How long the loop sleeps at most when nothing is due: publications added by another
 # process are picked up within this.
 POLL_SECONDS = 0.5
+LIMIT_WAIT = 0.1
 
 
 def instance_id() -> str:
@@ -223,7 +224,9 @@ class Courier:
         if due is None:
             return POLL_SECONDS
         seconds = (due - self.clock()).total_seconds()
-        return min(max(seconds, 0.05), POLL_SECONDS)
+        # Due already, yet nothing could be claimed: a limit holds it, and budgets free up
+        # as earlier sends age; look again soon, not in a busy loop.
+        return LIMIT_WAIT if seconds <= 0 else min(seconds, POLL_SECONDS)
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; then finish what is in flight."""

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from pipeline.publish.cron import make_trigger
 from sqlalchemy import select
 
 from bot.delivery import Courier
 from bot.notify import send_notices
 from pipeline.publish import autopost
+from pipeline.publish.cron import make_trigger
 from pipeline.store.db import SessionFactory, unit_of_work
 from pipeline.store.models import AutopostRule
 
@@ -100,12 +101,15 @@ async def notify(runtime_key: str) -> None:
 def start_scheduler(runtime: Runtime) -> AsyncIOScheduler:
     """A started scheduler (on the running loop) with the housekeeping jobs."""
     _RUNTIMES[runtime.key] = runtime
+    # Its per-run INFO lines (every housekeeping job, every second) would drown tgpipe's own.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.add_job(
         sync_rules,
         IntervalTrigger(seconds=SYNC_SECONDS),
         args=(runtime.key, scheduler),
         id="sync-rules",
+        next_run_time=datetime.now(UTC),  # rebuild the rules' jobs from the store at start
         max_instances=1,
         coalesce=True,
     )

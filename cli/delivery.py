@@ -36,7 +36,7 @@ async def _tell(settings: Settings, factory: SessionFactory, bot: Bot) -> None:
 
 async def dispatch_now(settings: Settings) -> Tally:
     """Fire the autopost slots that are due, then deliver everything due now."""
-    bot = create_bot(settings)
+    bot = create_bot(settings, "tgpipe dispatch")
     try:
         async with open_store(settings) as factory:
             async with unit_of_work(factory) as session:
@@ -56,7 +56,7 @@ async def dispatch_now(settings: Settings) -> Tally:
 
 async def post_next(settings: Settings, chat: str) -> tuple[int, Tally]:
     """Queue the next draft for ``chat`` (oldest first, never content it has) and send it."""
-    bot = create_bot(settings)
+    bot = create_bot(settings, "tgpipe post-next")
     try:
         async with open_store(settings) as factory:
             now = now_utc()

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pipeline.publish.when import describe_local, parse_when
 
 from cli.common import open_store, print_json, print_line, print_table, run, settings_of
 from config.settings import Settings
@@ -21,6 +20,7 @@ from pipeline.publish.targets import (
     parse_chat,
     record_target,
 )
+from pipeline.publish.when import describe_local, parse_when
 from pipeline.store.db import unit_of_work
 from pipeline.store.models import Publication, PublicationState
 from pipeline.store.types import now_utc
@@ -43,7 +43,11 @@ class UsageError(TgpipeError):
     exit_code = 2
 
 
-@channels_app.command("add")
+# A chat id such as -100123 is an argument, not an option.
+NEGATIVE_IDS = {"ignore_unknown_options": True}
+
+
+@channels_app.command("add", context_settings=NEGATIVE_IDS)
 def cmd_channels_add(
     ctx: typer.Context, chat: Annotated[str, typer.Argument(metavar="CHAT", help=CHAT_HELP)]
 ) -> None:
@@ -54,7 +58,7 @@ def cmd_channels_add(
     settings = settings_of(ctx)
 
     async def add() -> str:
-        bot = create_bot(settings)
+        bot = create_bot(settings, "tgpipe channels add")
         try:
             checked = await check_chat(bot, chat)
         finally:

@@ -169,16 +169,20 @@ def due_slot(rule: AutopostRule, now: datetime) -> datetime | None:
     while nothing ran, are skipped: a rule posts once, not a backlog)."""
     zone = ZoneInfo(rule.timezone)
     after = rule.last_fired_at or rule.created_at
-    slot = None
-    candidate = next_fire(rule.cron, zone, after)
-    # Walk forward to the last slot not after now; a day's worth of minute-level slots at
-    # most, since last_fired_at moves with every firing.
-    steps = 0
-    while candidate <= now and steps < 10_000:
-        slot = candidate
-        candidate = next_fire(rule.cron, zone, candidate)
-        steps += 1
-    return slot
+    # Walk forward from a little before now, not from the last firing: after a long outage
+    # that walk would be long (a week of a minute rule) when only its end is wanted. The
+    # window grows until it holds a slot or reaches back to the last firing.
+    window = timedelta(hours=1)
+    while True:
+        start = max(after, now - window)
+        slot = None
+        candidate = next_fire(rule.cron, zone, start)
+        while candidate <= now:
+            slot = candidate
+            candidate = next_fire(rule.cron, zone, candidate)
+        if slot is not None or start == after:
+            return slot
+        window *= 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +245,15 @@ async def fire(session: AsyncSession, rule_id: int, now: datetime) -> Firing:
         return Firing(rule_id, None, None, None, "paused")
     slot = due_slot(rule, now)
     if slot is None:
+        # The latest slot is the one last fired: a second call for it (another process, or
+        # this one again) reports that it was done rather than that nothing was due.
+        fired = rule.last_fired_at is not None and await session.scalar(
+            select(AutopostFiring.id).where(
+                AutopostFiring.rule_id == rule.id, AutopostFiring.fire_at == rule.last_fired_at
+            )
+        )
+        if fired:
+            return Firing(rule_id, rule.last_fired_at, None, None, "fired elsewhere")
         return Firing(rule_id, None, None, None, "not due")
     done = await session.scalar(
         select(AutopostFiring.id).where(

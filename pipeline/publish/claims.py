@@ -156,32 +156,54 @@ async def claim_due(
     async with unit_of_work(factory) as session:
         await take_lock(session)
         await settle_stale(session, now, policy)
-        busy = select(Publication.channel_id).where(Publication.state == PublicationState.SENDING)
-        query = (
-            select(Publication)
-            .join(Channel, Channel.id == Publication.channel_id)
-            .where(
-                Publication.state == PublicationState.SCHEDULED,
-                Publication.due_at <= now,
-                or_(Publication.not_before.is_(None), Publication.not_before <= now),
-                or_(Channel.deferred_until.is_(None), Channel.deferred_until <= now),
-                Channel.blocked_reason.is_(None),
-                Publication.channel_id.not_in(busy),
-            )
-            .order_by(Publication.due_at, Publication.id)
-            .limit(max(max_claims * 20, 200))
-        )
-        if channel_id is not None:
-            query = query.where(Publication.channel_id == channel_id)
-        candidates = list(await session.scalars(query))
-        if not candidates:
-            return []
+        sending = select(Publication.id).where(Publication.state == PublicationState.SENDING)
+        # Deliveries still in flight count whatever their stamp: they have not reached
+        # Telegram yet, or only just.
         used_now = await session.scalar(
             select(func.coalesce(func.sum(SendLog.messages), 0)).where(
-                SendLog.sent_at > now - SECOND
+                or_(SendLog.sent_at > now - SECOND, SendLog.publication_id.in_(sending))
             )
         )
         budget = limits.per_second - int(used_now or 0)
+        if budget <= 0:
+            return []
+        busy = select(Publication.channel_id).where(Publication.state == PublicationState.SENDING)
+        conditions = [
+            Publication.state == PublicationState.SCHEDULED,
+            Publication.due_at <= now,
+            or_(Publication.not_before.is_(None), Publication.not_before <= now),
+            or_(Channel.deferred_until.is_(None), Channel.deferred_until <= now),
+            Channel.blocked_reason.is_(None),
+            Publication.channel_id.not_in(busy),
+        ]
+        if channel_id is not None:
+            conditions.append(Publication.channel_id == channel_id)
+        # Only the first due publication of each chat is a candidate: one chat's backlog
+        # never hides the others, and a claim reads a few rows, not the whole queue.
+        first = (
+            select(
+                Publication.id,
+                func.row_number()
+                .over(
+                    partition_by=Publication.channel_id,
+                    order_by=(Publication.due_at, Publication.id),
+                )
+                .label("rank"),
+            )
+            .join(Channel, Channel.id == Publication.channel_id)
+            .where(*conditions)
+            .subquery()
+        )
+        query = (
+            select(Publication)
+            .join(first, first.c.id == Publication.id)
+            .where(first.c.rank == 1)
+            .order_by(Publication.due_at, Publication.id)
+            .limit(max(max_claims * 5, 100))
+        )
+        candidates = list(await session.scalars(query))
+        if not candidates:
+            return []
         chats = {p.channel_id for p in candidates}
         per_chat = dict(
             (

@@ -1,114 +1,170 @@
-"""Reading the times admins write (``--at WHEN``) and local wall-clock times in a zone.
+"""When to publish: the ``--at`` values an admin types, turned into aware UTC instants.
 
-Admins speak local time; the store keeps UTC. A naive local time that does not exist (the
-hour skipped when clocks go forward) means the first instant after the gap; one that exists
-twice (clocks go back) means its first occurrence.
+Accepted forms:
+
+* ``now``;
+* relative, counted from now: ``+90s``, ``+10m``, ``+2h``, ``+1d``, combined largest unit
+  first as in ``+1h30m`` or ``+1d2h``;
+* ISO 8601 with an offset or ``Z`` (``2026-12-24T09:00+01:00``): that instant;
+* ISO 8601 without one (``2026-12-24T09:00``, ``2026-12-24 09:00:30``): a local time in the
+  configured zone;
+* ``HH:MM``: the next such local time, today if it is still ahead, else tomorrow.
+
+Local wall-clock times follow one rule around DST changes (:func:`local_to_utc`): a time
+the clocks skip (spring forward) means the first instant after the gap, and a time they
+show twice (fall back) means its first occurrence. The cron rules share it.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from pipeline.errors import TgpipeError
 
-HOW = "use ISO 8601 such as 2026-12-24T09:00, 'now', '+10m', '+2h30m', '+1d' or HH:MM"
-_RELATIVE = re.compile(r"^\+(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
-_FAR = timedelta(days=3660)
+# Further ahead than this is a typo (a year off, seconds taken for minutes), not a plan.
+MAX_AHEAD = timedelta(days=3653)
+
+_FORMS = "use ISO 8601 such as 2026-12-24T09:00, 'now', '+10m', or HH:MM"
+_RELATIVE = re.compile(r"\+(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", re.IGNORECASE)
+_CLOCK = re.compile(r"(\d{1,2}):(\d{2})")
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_LOOKS_DATED = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
 
 
 class WhenError(TgpipeError):
-    """A time the admin wrote cannot be read, or is not allowed (in the past)."""
+    """A publication time the user gave cannot be used."""
 
     exit_code = 2
 
 
+def _wall(instant: datetime, tz: ZoneInfo) -> datetime:
+    return instant.astimezone(tz).replace(tzinfo=None, fold=0)
+
+
 def local_to_utc(naive: datetime, tz: ZoneInfo) -> datetime:
-    """The UTC instant of wall-clock time ``naive`` in ``tz`` (gap: first instant after it;
-    repeated hour: first occurrence)."""
-    first = naive.replace(tzinfo=tz, fold=0)
-    if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == naive:
-        return first.astimezone(UTC)
-    # In a gap: fold=0 reads it with the offset before the change (a later instant), fold=1
-    # with the one after (an earlier instant); the change itself lies between the two.
-    late = first.astimezone(UTC)
-    early = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
-    if early > late:
-        early, late = late, early
-    after = late.astimezone(tz).utcoffset()
-    while (late - early) > timedelta(seconds=1):
-        middle = early + (late - early) / 2
-        if middle.astimezone(tz).utcoffset() == after:
-            late = middle
+    """The aware UTC instant of the wall-clock time ``naive`` in ``tz``.
+
+    A time that does not exist (inside a spring-forward gap, e.g. 2026-03-29 02:30 in
+    Europe/Berlin) resolves to the first instant after the gap (03:00 CEST, 01:00 UTC); an
+    ambiguous one (fall back, 2026-10-25 02:30 in Europe/Berlin) to its first occurrence
+    (fold=0: 02:30 CEST, 00:30 UTC).
+    """
+    if naive.tzinfo is not None:
+        raise ValueError(f"local_to_utc takes a naive wall-clock time, got {naive!r}")
+    first = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if _wall(first, tz) == naive:
+        return first
+    # In a gap the two folds read the wall time with the offsets before and after the
+    # change, so the change lies between the two instants; zone data is in whole seconds.
+    whole = naive.replace(microsecond=0)
+    low, high = sorted(whole.replace(tzinfo=tz, fold=fold).astimezone(UTC) for fold in (0, 1))
+    before = low.astimezone(tz).utcoffset()
+    lo, hi = 0, int((high - low).total_seconds())
+    while hi - lo > 1:
+        middle = (lo + hi) // 2
+        if (low + timedelta(seconds=middle)).astimezone(tz).utcoffset() == before:
+            lo = middle
         else:
-            early = middle
-    return late.replace(microsecond=0) if late.microsecond else late
+            hi = middle
+    return low + timedelta(seconds=hi)
 
 
 def describe_local(when: datetime, tz: ZoneInfo) -> str:
-    """'2026-12-24 09:00 CET' for messages."""
-    local = when.astimezone(tz)
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+    """``when`` as local time for messages: ``2026-12-24 09:00 CET`` (seconds only when
+    there are some, so ``+90s`` does not look like a whole minute)."""
+    return f"{_clock(when, tz, when.second != 0)} {when.astimezone(tz).strftime('%Z')}"
+
+
+def _clock(when: datetime, tz: ZoneInfo, seconds: bool) -> str:
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(f"naive datetime {when!r}: pass an aware time")
+    return when.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def _fail(value: str, reason: str) -> WhenError:
+    # repr keeps the message on one line whatever was typed.
+    return WhenError(f"--at {value!r}: {reason}")
+
+
+def _relative(value: str, now: datetime) -> datetime:
+    match = _RELATIVE.fullmatch(value)
+    if match is None or not any(match.groups()):
+        raise _fail(
+            value,
+            "not a relative time (use e.g. +90s, +10m, +2h, +1d or +1h30m: "
+            "units d, h, m, s, largest first)",
+        )
+    too_far = f"that is more than {MAX_AHEAD.days // 365} years ahead"
+    if any(len(group or "") > 12 for group in match.groups()):
+        raise _fail(value, too_far)  # and int() would refuse thousands of digits
+    days, hours, minutes, seconds = (int(group or 0) for group in match.groups())
+    total = ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+    if total == 0:
+        raise _fail(value, "that is no time from now (write 'now', or e.g. +10m)")
+    if total > MAX_AHEAD.total_seconds():
+        raise _fail(value, too_far)
+    return now + timedelta(seconds=total)
+
+
+def _next_clock(value: str, hour: int, minute: int, tz: ZoneInfo, now: datetime) -> datetime:
+    if hour > 23 or minute > 59:
+        raise _fail(value, f"not a time ({_FORMS})")
+    today = now.astimezone(tz).date()
+    when = local_to_utc(datetime.combine(today, time(hour, minute)), tz)
+    if when > now:
+        return when
+    # Tomorrow's is always ahead: it is no earlier than tomorrow's first instant.
+    return local_to_utc(datetime.combine(today + timedelta(days=1), time(hour, minute)), tz)
+
+
+def _absolute(value: str, tz: ZoneInfo) -> datetime:
+    if _DATE_ONLY.fullmatch(value):
+        raise _fail(value, f"a date without a time (add one, e.g. {value}T09:00)")
+    try:
+        parsed = datetime.fromisoformat(value.upper())
+    except ValueError as exc:
+        reason = str(exc)
+        if _LOOKS_DATED.match(value) and not reason.startswith("Invalid isoformat"):
+            raise _fail(value, f"not a valid date-time ({reason}; {_FORMS})") from None
+        raise _fail(value, f"not a time ({_FORMS})") from None
+    try:
+        if parsed.tzinfo is None:
+            return local_to_utc(parsed, tz)
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise _fail(value, "that is out of the range of dates tgpipe can schedule") from None
 
 
 def parse_when(value: str, *, tz: ZoneInfo, now: datetime, allow_past: bool = False) -> datetime:
-    """``value`` as an aware UTC time; naive times are read in ``tz``."""
+    """The aware UTC instant ``value`` means, read in zone ``tz`` at the moment ``now``.
+
+    Raises :class:`WhenError` for anything else, for a time before ``now`` unless
+    ``allow_past`` (``now`` itself never is), and for one more than ~10 years ahead.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"naive datetime {now!r}: now must be aware")
+    now = now.astimezone(UTC)
     text = value.strip()
+    if not text:
+        raise _fail(value, f"no time given ({_FORMS})")
     if text.lower() == "now":
-        return now.astimezone(UTC)
-    when = _relative(text, now) or _clock(text, tz, now) or _iso(text, tz)
-    if when is None:
-        raise WhenError(f"--at {value!r}: not a time ({HOW})")
-    if when < now - timedelta(seconds=1) and not allow_past:
-        raise WhenError(
-            f"--at {value}: that is in the past ({describe_local(when, tz)} is before now, "
-            f"{describe_local(now, tz)})"
+        return now
+    if text.startswith("-") and len(text) > 1 and _RELATIVE.fullmatch("+" + text[1:]):
+        raise _fail(value, f"relative times count forward from now (write +{text[1:]})")
+    if text.startswith("+"):
+        return _relative(text, now)
+    if clock := _CLOCK.fullmatch(text):
+        return _next_clock(text, int(clock[1]), int(clock[2]), tz, now)
+    when = _absolute(text, tz)
+    if when < now and not allow_past:
+        seconds = when.second != 0 or now.second != 0
+        raise _fail(
+            text,
+            f"that is in the past ({_clock(when, tz, seconds)} {tz.key} is before now, "
+            f"{_clock(now, tz, seconds)} {tz.key})",
         )
-    if when > now + _FAR:
-        raise WhenError(f"--at {value}: more than ten years ahead")
+    if when - now > MAX_AHEAD:
+        raise _fail(text, f"that is more than {MAX_AHEAD.days // 365} years ahead")
     return when
-
-
-def _relative(text: str, now: datetime) -> datetime | None:
-    match = _RELATIVE.match(text)
-    if match is None or text == "+":
-        return None
-    days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-    delta = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-    if delta <= timedelta(0):
-        raise WhenError(f"--at {text}: a relative time must be ahead of now ({HOW})")
-    if delta > _FAR:
-        raise WhenError(f"--at {text}: more than ten years ahead")
-    return (now + delta).astimezone(UTC)
-
-
-def _clock(text: str, tz: ZoneInfo, now: datetime) -> datetime | None:
-    match = _CLOCK.match(text)
-    if match is None:
-        return None
-    hour, minute = int(match.group(1)), int(match.group(2))
-    if hour > 23 or minute > 59:
-        raise WhenError(f"--at {text!r}: not a time of day ({HOW})")
-    today = now.astimezone(tz).date()
-    for day in (today, today + timedelta(days=1)):
-        when = local_to_utc(datetime(day.year, day.month, day.day, hour, minute), tz)  # noqa: DTZ001 - wall clock, mapped next
-        if when > now:
-            return when
-    return None
-
-
-def _iso(text: str, tz: ZoneInfo) -> datetime | None:
-    candidate = text.replace(" ", "T", 1)
-    if candidate.endswith(("Z", "z")):
-        candidate = candidate[:-1] + "+00:00"
-    try:
-        parsed = datetime.fromisoformat(candidate)
-    except ValueError:
-        return None
-    if "T" not in candidate and ":" not in candidate:
-        return None  # a bare date is too vague for a publication
-    if parsed.tzinfo is None:
-        return local_to_utc(parsed, tz)
-    return parsed.astimezone(UTC)
