@@ -10,7 +10,7 @@ import typer
 
 from cli.common import open_store, print_json, print_line, print_table, run, settings_of
 from config.settings import Settings
-from pipeline.errors import TgpipeError
+from pipeline.errors import UsageError
 from pipeline.publish import queue as queue_lib
 from pipeline.publish.queue import PublicationView
 from pipeline.publish.targets import (
@@ -37,10 +37,6 @@ WHEN_HELP = (
     "When: ISO 8601 (2026-12-24T09:00, naive times in TGPIPE_TIMEZONE), 'now', "
     "+90s/+10m/+2h/+1d, or HH:MM for the next such time."
 )
-
-
-class UsageError(TgpipeError):
-    exit_code = 2
 
 
 # A chat id such as -100123 is an argument, not an option.

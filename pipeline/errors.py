@@ -18,6 +18,12 @@ class ConfigError(TgpipeError):
     exit_code = 2
 
 
+class UsageError(TgpipeError):
+    """A command was given something it cannot take (a bad time, expression, option)."""
+
+    exit_code = 2
+
+
 class NotFoundError(TgpipeError):
     """The user named something (a post, a publication, a rule) that does not exist."""
 

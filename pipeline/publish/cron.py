@@ -37,14 +37,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger
 
-from pipeline.errors import TgpipeError
+from pipeline.errors import UsageError
 from pipeline.publish.when import describe_local, local_to_utc
 
 
-class CronError(TgpipeError):
+class CronError(UsageError):
     """A recurring rule's cron expression or time zone cannot be used."""
-
-    exit_code = 2
 
 
 _MACROS = {

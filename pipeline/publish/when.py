@@ -21,7 +21,7 @@ import re
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from pipeline.errors import TgpipeError
+from pipeline.errors import UsageError
 
 # Further ahead than this is a typo (a year off, seconds taken for minutes), not a plan.
 MAX_AHEAD = timedelta(days=3653)
@@ -33,10 +33,8 @@ _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _LOOKS_DATED = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
 
 
-class WhenError(TgpipeError):
+class WhenError(UsageError):
     """A publication time the user gave cannot be used."""
-
-    exit_code = 2
 
 
 def _wall(instant: datetime, tz: ZoneInfo) -> datetime:
