@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pipeline.errors import NotFoundError
 from pipeline.ingest.textutil import extract_hashtags
+from pipeline.posts import iso_utc
 from pipeline.publish.claims import take_lock
 from pipeline.publish.cron import describe_next, next_fire, validate_cron, validate_timezone
 from pipeline.publish.guard import DuplicatePublicationError, check_publishable
@@ -118,9 +119,6 @@ class RuleView:
     next_runs: list[str]
 
     def to_json(self) -> dict[str, Any]:
-        def iso(value: datetime | None) -> str | None:
-            return value.isoformat().replace("+00:00", "Z") if value else None
-
         return {
             "id": self.id,
             "chat": self.chat,
@@ -131,8 +129,8 @@ class RuleView:
             "tag": self.tag,
             "silent": self.silent,
             "enabled": self.enabled,
-            "last_fired_at": iso(self.last_fired_at),
-            "empty_since": iso(self.empty_since),
+            "last_fired_at": iso_utc(self.last_fired_at),
+            "empty_since": iso_utc(self.empty_since),
             "next_runs": self.next_runs,
         }
 

@@ -150,6 +150,7 @@ async def claim_due(
     policy: Policy,
     max_claims: int = 30,
     channel_id: int | None = None,
+    publication_id: int | None = None,
 ) -> list[Claim]:
     """Claim due publications the limits allow, at most one per chat, oldest first."""
     limits = policy.limits
@@ -178,6 +179,8 @@ async def claim_due(
         ]
         if channel_id is not None:
             conditions.append(Publication.channel_id == channel_id)
+        if publication_id is not None:
+            conditions.append(Publication.id == publication_id)
         # Only the first due publication of each chat is a candidate: one chat's backlog
         # never hides the others, and a claim reads a few rows, not the whole queue.
         first = (
@@ -298,15 +301,10 @@ async def _claim_of(session: AsyncSession, publication: Publication, owner: str)
 async def claim_one(
     factory: SessionFactory, publication_id: int, *, owner: str, now: datetime, policy: Policy
 ) -> Claim | None:
-    """Claim one given publication now if it is scheduled and its chat is free (`post-next`,
-    *Publish now*); limits still apply: None when they do not allow it yet."""
-    async with unit_of_work(factory) as session:
-        publication = await session.get(Publication, publication_id)
-        if publication is None or publication.state is not PublicationState.SCHEDULED:
-            return None
-        channel_id = publication.channel_id
+    """Claim this publication now if it is scheduled and its chat's limits allow it
+    (`post-next`, *Publish now*); None when they do not, yet."""
     claims = await claim_due(
-        factory, owner=owner, now=now, policy=policy, max_claims=1, channel_id=channel_id
+        factory, owner=owner, now=now, policy=policy, max_claims=1, publication_id=publication_id
     )
     return claims[0] if claims else None
 

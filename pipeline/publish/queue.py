@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from pipeline.errors import NotFoundError, TgpipeError
+from pipeline.posts import iso_utc
 from pipeline.publish.claims import release_post
 from pipeline.publish.guard import check_publishable
 from pipeline.publish.render import render_post
@@ -41,10 +42,6 @@ MAX_FORWARD_IDS = 100
 
 class QueueError(TgpipeError):
     """The queue cannot do that to this publication (wrong state, bad request)."""
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 async def schedule_post(
@@ -235,7 +232,7 @@ class PublicationView:
             "chat": self.chat,
             "chat_id": self.chat_id,
             "mode": self.mode,
-            "due_at": iso(self.due_at),
+            "due_at": iso_utc(self.due_at),
             "state": self.state,
             "attempts": self.attempts,
             "last_error": self.last_error,
@@ -243,7 +240,7 @@ class PublicationView:
             "from_chat": self.from_chat,
             "from_message_ids": self.from_message_ids,
             "silent": self.silent,
-            "sent_at": iso(self.sent_at),
+            "sent_at": iso_utc(self.sent_at),
             "title": self.title,
             "autopost_rule_id": self.autopost_rule_id,
             "notes": self.notes,

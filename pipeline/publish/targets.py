@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pipeline.channels import normalise_username
 from pipeline.errors import NotFoundError, TgpipeError
+from pipeline.posts import iso_utc
 from pipeline.publish.guard import same_chat_id
 from pipeline.store.models import Channel, Publication, PublicationState
 from pipeline.store.types import now_utc
@@ -115,7 +116,7 @@ class TargetView:
             "chat": self.name,
             "title": self.title,
             "type": self.type,
-            "added_at": self.added.isoformat().replace("+00:00", "Z"),
+            "added_at": iso_utc(self.added),
             "blocked_reason": self.blocked_reason,
             "scheduled": self.scheduled,
         }
