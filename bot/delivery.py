@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from bot.publisher import Ambiguous, ChatBlocked, Deferred, Failed, Publisher, Retry, Sent
 from pipeline.publish import claims
@@ -39,6 +39,15 @@ Clock = Callable[[], datetime]
 # process are picked up within this.
 POLL_SECONDS = 0.5
 LIMIT_WAIT = 0.1
+
+
+def _unreachable(error: Exception) -> bool:
+    """The store cannot be reached right now (restarting, network), as opposed to refusing
+    the statement."""
+    if isinstance(error, OSError):
+        return True
+    assert isinstance(error, DBAPIError)
+    return error.connection_invalidated or isinstance(error, OperationalError | InterfaceError)
 
 
 def instance_id() -> str:
@@ -89,7 +98,11 @@ class Courier:
         while True:
             try:
                 return await call()
-            except (OperationalError, DBAPIError, OSError) as error:
+            except (DBAPIError, OSError) as error:
+                # Only a lost or refused connection is waited out; anything else (a constraint,
+                # a bug) would fail the same way again and is raised.
+                if not _unreachable(error):
+                    raise
                 log.warning("store unavailable (%s), retrying in %.1f s: %s", what, delay, error)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -210,7 +223,9 @@ class Courier:
             if claims_now:
                 try:
                     await claims.renew_leases(self.factory, claims_now, self.clock(), self.policy)
-                except (OperationalError, DBAPIError, OSError) as error:
+                except (DBAPIError, OSError) as error:
+                    if not _unreachable(error):
+                        raise
                     log.warning("cannot renew leases: %s", error)
 
     async def _pause(self, limit: float) -> None:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import selectinload
 
 from pipeline.publish.notices import tell
 from pipeline.publish.policy import Policy
-from pipeline.publish.render import render_post
+from pipeline.publish.render import Rendering, render_post
 from pipeline.store.db import SessionFactory, unit_of_work
 from pipeline.store.models import (
     Channel,
@@ -389,6 +389,15 @@ def backoff(attempts: int, policy: Policy) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
+async def _requeue(session: AsyncSession, claim: Claim, **values: Any) -> None:
+    """The owner gives the publication back to the queue (``values``: what else changes)."""
+    await session.execute(
+        update(Publication)
+        .where(_owned(claim))
+        .values(state=PublicationState.SCHEDULED, claimed_by=None, lease_until=None, **values)
+    )
+
+
 async def _unsend(session: AsyncSession, claim: Claim) -> None:
     # Nothing (more) reached the chat: the budget charged by the claim is given back.
     await session.execute(delete(SendLog).where(SendLog.publication_id == claim.publication_id))
@@ -403,16 +412,11 @@ async def record_retry(
         if claim.attempts >= policy.max_attempts:
             await _fail(session, claim, f"{error} (gave up after {claim.attempts} attempts)")
             return PublicationState.FAILED
-        await session.execute(
-            update(Publication)
-            .where(_owned(claim))
-            .values(
-                state=PublicationState.SCHEDULED,
-                not_before=now + timedelta(seconds=backoff(claim.attempts, policy)),
-                last_error=error,
-                claimed_by=None,
-                lease_until=None,
-            )
+        await _requeue(
+            session,
+            claim,
+            not_before=now + timedelta(seconds=backoff(claim.attempts, policy)),
+            last_error=error,
         )
         return PublicationState.SCHEDULED
 
@@ -433,16 +437,11 @@ async def record_deferred(
             .values(deferred_until=until)
         )
         # Not the publication's fault: the attempt is not counted.
-        await session.execute(
-            update(Publication)
-            .where(_owned(claim))
-            .values(
-                state=PublicationState.SCHEDULED,
-                attempts=Publication.attempts - 1,
-                last_error=f"Telegram asked to wait {retry_after:g} s (429)",
-                claimed_by=None,
-                lease_until=None,
-            )
+        await _requeue(
+            session,
+            claim,
+            attempts=Publication.attempts - 1,
+            last_error=f"Telegram asked to wait {retry_after:g} s (429)",
         )
 
 
@@ -530,16 +529,7 @@ async def release(factory: SessionFactory, claim: Claim) -> None:
     async with unit_of_work(factory) as session:
         if claim.parts_done == 0:
             await _unsend(session, claim)
-        await session.execute(
-            update(Publication)
-            .where(_owned(claim))
-            .values(
-                state=PublicationState.SCHEDULED,
-                attempts=Publication.attempts - 1,
-                claimed_by=None,
-                lease_until=None,
-            )
-        )
+        await _requeue(session, claim, attempts=Publication.attempts - 1)
 
 
 async def release_post(session: AsyncSession, publication: Publication) -> None:
@@ -588,6 +578,6 @@ async def prune_send_log(factory: SessionFactory, now: datetime) -> None:
         await session.execute(delete(SendLog).where(SendLog.sent_at < now - 2 * MINUTE))
 
 
-def render_claim(claim: Claim) -> Any:
+def render_claim(claim: Claim) -> Rendering:
     """The messages a ``send`` claim delivers (the same rendering the queue charged)."""
     return render_post(claim.text, claim.entities, claim.media)

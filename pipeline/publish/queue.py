@@ -120,7 +120,7 @@ async def schedule_forward(
 
 
 async def get_publication(session: AsyncSession, publication_id: int) -> Publication:
-    publication = await session.get(Publication, publication_id, with_for_update=False)
+    publication = await session.get(Publication, publication_id)
     if publication is None:
         raise NotFoundError(f"no publication with id {publication_id}")
     return publication
@@ -155,8 +155,10 @@ async def reschedule(session: AsyncSession, publication_id: int, due_at: datetim
             "failed, missed or cancelled publications can be rescheduled"
         )
     if publication.state is not PublicationState.SCHEDULED and publication.post_id:
+        # Planned again: the same content may have reached that chat meanwhile. (This
+        # publication itself, failed, missed or cancelled, does not block it.)
         channel = await session.get_one(Channel, publication.channel_id)
-        await _check_again(session, publication, channel)
+        await check_publishable(session, publication.post_id, channel)
     publication.state = PublicationState.SCHEDULED
     publication.due_at = due_at
     publication.not_before = None
@@ -167,18 +169,6 @@ async def reschedule(session: AsyncSession, publication_id: int, due_at: datetim
         post.status = PostStatus.QUEUED
     await session.flush()
     return publication
-
-
-async def _check_again(session: AsyncSession, publication: Publication, target: Channel) -> None:
-    # Planned again: the same content may have been sent there meanwhile.
-    assert publication.post_id is not None
-    was = publication.state
-    publication.state = PublicationState.CANCELLED  # so it does not block itself
-    await session.flush()
-    try:
-        await check_publishable(session, publication.post_id, target)
-    finally:
-        publication.state = was
 
 
 async def resolve_unknown(session: AsyncSession, publication_id: int, *, sent: bool) -> Publication:
