@@ -364,6 +364,8 @@ async def courier_process(url: str, base_url: str, token: str) -> None:
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
+    if os.environ.get("BENCH_DEBUG"):
+        logging.getLogger("bot.delivery").setLevel(logging.DEBUG)
     engine = create_engine(url)
     factory = create_session_factory(engine)
     bot = Bot(token, session=LocalSession(api=TelegramAPIServer.from_base(base_url)))
@@ -811,7 +813,16 @@ async def run_all(args: argparse.Namespace) -> None:
 
 def main() -> None:
     if len(sys.argv) == 5 and sys.argv[1] == "--child-courier":
-        asyncio.run(courier_process(*sys.argv[2:]))
+        profile = os.environ.get("BENCH_PROFILE")
+        if not profile:
+            asyncio.run(courier_process(*sys.argv[2:]))
+            return
+        # Where a courier's time goes: one cProfile file per child, for pstats.
+        import cProfile
+
+        with cProfile.Profile() as profiler:
+            asyncio.run(courier_process(*sys.argv[2:]))
+        profiler.dump_stats(f"{profile}.{os.getpid()}")
         return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

@@ -17,7 +17,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import func, select
@@ -38,7 +38,13 @@ Clock = Callable[[], datetime]
 # How long the loop sleeps at most when nothing is due: publications added by another
 # process are picked up within this.
 POLL_SECONDS = 0.5
-LIMIT_WAIT = 0.1
+# Expired leases and missed publications are looked for this often, not at every claim.
+SETTLE_EVERY = timedelta(seconds=1)
+
+
+# SQLSTATEs of a server that is going away or not back yet: connection exceptions (class
+# 08), shut down by an administrator or a crash, starting up ("cannot connect now").
+_UNAVAILABLE = ("08", "57P01", "57P02", "57P03")
 
 
 def _unreachable(error: Exception) -> bool:
@@ -47,7 +53,11 @@ def _unreachable(error: Exception) -> bool:
     if isinstance(error, OSError):
         return True
     assert isinstance(error, DBAPIError)
-    return error.connection_invalidated or isinstance(error, OperationalError | InterfaceError)
+    if error.connection_invalidated or isinstance(error, OperationalError | InterfaceError):
+        return True
+    # asyncpg's errors reach SQLAlchemy as a plain DBAPI error: its SQLSTATE tells.
+    state = getattr(error.orig, "sqlstate", None) or ""
+    return state.startswith(_UNAVAILABLE)
 
 
 def instance_id() -> str:
@@ -87,6 +97,12 @@ class Courier:
         self._slots = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
         self._in_flight: dict[int, Claim] = {}
+        self._look_at: datetime | None = None
+        # The courier's own transactions go one at a time: on SQLite, concurrent writers
+        # of one process would otherwise wait out each other in SQLite's busy handler
+        # (sleeps of up to 100 ms), and every such wait is send budget lost.
+        self._writing = asyncio.Lock()
+        self._settled = datetime.min.replace(tzinfo=UTC)
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- the store, robustly ---------------------------------------------------------------
@@ -97,7 +113,8 @@ class Courier:
         delay = 0.2
         while True:
             try:
-                return await call()
+                async with self._writing:
+                    return await call()
             except (DBAPIError, OSError) as error:
                 # Only a lost or refused connection is waited out; anything else (a constraint,
                 # a bug) would fail the same way again and is raised.
@@ -117,6 +134,9 @@ class Courier:
                     "progress", lambda: claims.record_progress(self.factory, claim, ids, done)
                 )
 
+            if claim.start_at is not None:
+                # Claimed a moment ahead of a limit: not a moment before it allows.
+                await asyncio.sleep(max((claim.start_at - self.clock()).total_seconds(), 0.0))
             outcome = await self.publisher.deliver(claim, progress)
             now = self.clock()
             pid = claim.publication_id
@@ -179,26 +199,44 @@ class Courier:
         finally:
             self._in_flight.pop(claim.publication_id, None)
             self._slots.release()
+            self._ended(claim)
+
+    def _ended(self, claim: Claim) -> None:
+        """A delivery ended: its chat may take the next one after the chat interval (its
+        send budget frees a second after it ended). Woken now only when that is sooner
+        than a pause lasts, or when nothing is left in flight (`dispatch` may be done)."""
+        interval = self.policy.limits.chat_interval
+        if interval < POLL_SECONDS or not self._in_flight:
             self.wake.set()
+            return
+        then = self.clock() + timedelta(seconds=interval) - claims.LEAD
+        self._look_at = then if self._look_at is None else min(self._look_at, then)
 
     # -- the loop --------------------------------------------------------------------------
 
-    async def step(self) -> int:
-        """Claim what may go now and start sending it; the number claimed."""
+    async def step(self) -> bool:
+        """Claim what may go now and start sending it; True if more may go at once."""
         free = self._concurrency - len(self._in_flight)
         if free <= 0:
-            return 0
-        taken = await self._store(
+            return False
+        now = self.clock()
+        settle = now - self._settled >= SETTLE_EVERY
+        batch = await self._store(
             "claim",
             lambda: claims.claim_due(
                 self.factory,
                 owner=self.owner,
-                now=self.clock(),
+                now=now,
                 policy=self.policy,
                 max_claims=free,
+                settle=settle,
             ),
         )
-        for claim in taken:
+        if settle:
+            self._settled = now
+        self._look_at = batch.retry_at
+        log.debug("claimed %d (%d free), look again at %s", len(batch.claims), free, batch.retry_at)
+        for claim in batch.claims:
             await self._slots.acquire()
             self._in_flight[claim.publication_id] = claim
             task = asyncio.create_task(
@@ -206,13 +244,39 @@ class Courier:
             )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return len(taken)
+        return bool(batch.claims) and (not batch.complete or len(batch.claims) == free)
 
-    async def deliver_claim(self, claim: Claim) -> None:
-        """Send one claim taken outside the loop (`post-next`, *Publish now*) and record it."""
-        await self._slots.acquire()
-        self._in_flight[claim.publication_id] = claim
-        await self._handle(claim)
+    async def publish_now(self, publication_id: int, *, max_wait: float = 60.0) -> PublicationState:
+        """Send this scheduled publication as soon as its chat's limits allow (`post-next`,
+        *Publish now*), waiting up to ``max_wait`` seconds; its state afterwards. Another
+        process may take it first: then it is theirs, and its state says what became of it."""
+        deadline = self.clock() + timedelta(seconds=max_wait)
+        while True:
+            now = self.clock()
+
+            async def take(at: datetime = now) -> claims.Batch:
+                return await claims.claim_due(
+                    self.factory,
+                    owner=self.owner,
+                    now=at,
+                    policy=self.policy,
+                    max_claims=1,
+                    publication_id=publication_id,
+                )
+
+            batch = await self._store("claim", take)
+            if batch.claims:
+                (claim,) = batch.claims
+                await self._slots.acquire()
+                self._in_flight[claim.publication_id] = claim
+                await self._handle(claim)
+                break
+            state = await self._store("state", lambda: _state_of(self.factory, publication_id))
+            if state is not PublicationState.SCHEDULED or now >= deadline:
+                return state
+            wait = (batch.retry_at - now).total_seconds() if batch.retry_at else POLL_SECONDS
+            await asyncio.sleep(min(max(wait, 0.01), POLL_SECONDS))
+        return await self._store("state", lambda: _state_of(self.factory, publication_id))
 
     async def _keep_leases(self, stop: asyncio.Event) -> None:
         every = max(self.policy.lease.total_seconds() / 3, 0.2)
@@ -234,14 +298,13 @@ class Courier:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wake.wait(), max(limit, 0.01))
 
-    async def _until_next(self) -> float:
-        due = await self._store("next due", lambda: claims.next_due(self.factory))
-        if due is None:
+    def _until_next(self) -> float:
+        """Seconds to sleep before the next claim, unless a delivery ending wakes it: until
+        the claim's time to look again, and at most :data:`POLL_SECONDS` (publications
+        other processes add, leases to settle)."""
+        if self._look_at is None:
             return POLL_SECONDS
-        seconds = (due - self.clock()).total_seconds()
-        # Due already, yet nothing could be claimed: a limit holds it, and budgets free up
-        # as earlier sends age; look again soon, not in a busy loop.
-        return LIMIT_WAIT if seconds <= 0 else min(seconds, POLL_SECONDS)
+        return min(max((self._look_at - self.clock()).total_seconds(), 0.0), POLL_SECONDS)
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; then finish what is in flight."""
@@ -249,13 +312,13 @@ class Courier:
         pruned = self.clock()
         try:
             while not stop.is_set():
-                claimed = await self.step()
+                again = await self.step()
                 if self.clock() - pruned > timedelta(minutes=1):
                     pruned = self.clock()
                     await self._store("prune", self._prune)
-                if claimed:
+                if again:
                     continue
-                await self._pause(await self._until_next())
+                await self._pause(self._until_next())
         finally:
             await self.drain()
             stop.set()
@@ -279,8 +342,7 @@ class Courier:
         keeper = asyncio.create_task(self._keep_leases(stop))
         try:
             while True:
-                claimed = await self.step()
-                if claimed:
+                if await self.step():
                     continue
                 # In flight first: a delivery finishing during the count below could otherwise
                 # be neither in flight nor counted (it was 'sending' when counted).
@@ -291,12 +353,17 @@ class Courier:
                 if (self.clock() - started).total_seconds() > max_wait:
                     log.warning("%d publication(s) still waiting on limits; stopping", remaining)
                     break
-                await self._pause(await self._until_next())
+                await self._pause(self._until_next())
         finally:
             await self.drain()
             stop.set()
             await keeper
         return self.tally
+
+
+async def _state_of(factory: SessionFactory, publication_id: int) -> PublicationState:
+    async with unit_of_work(factory) as session:
+        return (await session.get_one(Publication, publication_id)).state
 
 
 async def _due_left(factory: SessionFactory, since: datetime) -> int:

@@ -6,8 +6,6 @@ talk to Telegram.
 
 from __future__ import annotations
 
-import asyncio
-
 from aiogram import Bot
 
 from bot.app import create_bot
@@ -18,11 +16,11 @@ from cli.common import open_store, print_error
 from config.settings import Settings
 from pipeline.errors import NotFoundError
 from pipeline.publish import autopost
-from pipeline.publish.claims import claim_one
 from pipeline.publish.notices import unsent
 from pipeline.publish.queue import schedule_post
 from pipeline.publish.targets import find_target
 from pipeline.store.db import SessionFactory, unit_of_work
+from pipeline.store.models import PublicationState
 from pipeline.store.types import now_utc
 
 
@@ -54,8 +52,9 @@ async def dispatch_now(settings: Settings) -> Tally:
         await bot.session.close()
 
 
-async def post_next(settings: Settings, chat: str) -> tuple[int, Tally]:
-    """Queue the next draft for ``chat`` (oldest first, never content it has) and send it."""
+async def post_next(settings: Settings, chat: str) -> tuple[int, PublicationState, Tally]:
+    """Queue the next draft for ``chat`` (oldest first, never content it has) and send it:
+    the publication, its state afterwards, and what this process did."""
     bot = create_bot(settings, "tgpipe post-next")
     try:
         async with open_store(settings) as factory:
@@ -70,19 +69,9 @@ async def post_next(settings: Settings, chat: str) -> tuple[int, Tally]:
             courier = Courier(
                 Publisher(bot, chat_interval=settings.chat_interval), factory, settings.policy()
             )
-            policy = settings.policy()
-            claim = None
             # The chat's limits may hold it back for a moment (another process just sent).
-            for _ in range(int(60 / 0.5)):
-                claim = await claim_one(
-                    factory, publication_id, owner=courier.owner, now=now_utc(), policy=policy
-                )
-                if claim is not None:
-                    break
-                await asyncio.sleep(0.5)
-            if claim is not None:
-                await courier.deliver_claim(claim)
+            state = await courier.publish_now(publication_id)
             await _tell(settings, factory, bot)
-            return publication_id, courier.tally
+            return publication_id, state, courier.tally
     finally:
         await bot.session.close()

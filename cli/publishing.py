@@ -304,7 +304,15 @@ def cmd_post_next(
     from cli.delivery import post_next
 
     settings = settings_of(ctx)
-    publication_id, tally = run(post_next(settings, to))
-    print_line(f"post-next: publication {publication_id}: {_summary(tally)}")
-    if tally.failed or tally.unknown or not tally.sent:
+    publication_id, state, tally = run(post_next(settings, to))
+    if tally.sent or tally.failed or tally.unknown:
+        outcome = _summary(tally)
+    elif state is PublicationState.SCHEDULED:
+        outcome = (
+            "still queued: the chat's limits held it back; `tgpipe run` or `dispatch` sends it"
+        )
+    else:  # a running `tgpipe run` claimed it first
+        outcome = f"{state.value} by another tgpipe process"
+    print_line(f"post-next: publication {publication_id}: {outcome}")
+    if state not in (PublicationState.SENT, PublicationState.SENDING):
         raise typer.Exit(1)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -44,6 +44,12 @@ log = logging.getLogger(__name__)
 
 MINUTE = timedelta(seconds=60)
 SECOND = timedelta(seconds=1)
+# A claim takes what may go within this much from now, each with the moment it may start;
+# the sender waits for that. Claiming takes time (a transaction), and sending as soon as
+# a limit allows keeps the whole budget in use.
+LEAD = timedelta(seconds=0.1)
+# The soonest a sender looks again for budget that deliveries in flight hold.
+LOOK_AGAIN = timedelta(seconds=0.1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +74,20 @@ class Claim:
     media: list[dict[str, Any]] = field(default_factory=list)
     from_chat: str | None = None
     from_message_ids: list[int] = field(default_factory=list)
+    # Not before this: claimed a moment ahead, so that the claim's own time is not lost
+    # from the send budget (see LEAD).
+    start_at: datetime | None = None
+
+
+def _update(model: Any) -> Any:
+    # Statements by id, in sessions that hold no copy of the rows: skipping the ORM's
+    # synchronisation of loaded objects halves what a statement costs, and a sender runs
+    # several per message.
+    return update(model).execution_options(synchronize_session=False)
+
+
+def _delete(model: Any) -> Any:
+    return delete(model).execution_options(synchronize_session=False)
 
 
 async def take_lock(session: AsyncSession) -> None:
@@ -75,7 +95,7 @@ async def take_lock(session: AsyncSession) -> None:
     lock row, so SQLite takes its write lock now (not on a later upgrade that could fail)
     and PostgreSQL holds the row until commit."""
     await session.execute(
-        update(Lock).where(Lock.name == "dispatch").values(counter=Lock.counter + 1)
+        _update(Lock).where(Lock.name == "dispatch").values(counter=Lock.counter + 1)
     )
 
 
@@ -142,6 +162,41 @@ def _span(delta: timedelta) -> str:
     return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
 
 
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What one claim took, and when to look again: the moment a publication a limit
+    holds back may go, or the next one falls due. The sender sleeps until then (or until
+    one of its deliveries ends), not in a polling loop; None: at once, or when woken."""
+
+    claims: list[Claim]
+    retry_at: datetime | None = None
+    complete: bool = True  # every due publication was looked at (else: more may go now)
+
+
+def _fits_at(
+    frees: Sequence[tuple[datetime, int]], held: int, need: int, at: datetime, per_second: int
+) -> datetime | None:
+    """The first moment from ``at`` on when ``need`` more messages fit in the one-second
+    budget: ``frees`` are the ended deliveries' (time their messages leave the window,
+    messages), in time order; ``held``, messages of deliveries not ended yet (they leave
+    a second after they end, a time not known yet). None: only such an end makes room."""
+    used = held + sum(n for moment, n in frees if moment > at)
+    if per_second - used >= need:
+        return at
+    for moment, n in frees:
+        if moment <= at:
+            continue
+        used -= n
+        if per_second - used >= need:
+            return moment
+    return None
+
+
+def _earliest(*times: datetime | None) -> datetime | None:
+    present = [t for t in times if t is not None]
+    return min(present) if present else None
+
+
 async def claim_due(
     factory: SessionFactory,
     *,
@@ -151,29 +206,57 @@ async def claim_due(
     max_claims: int = 30,
     channel_id: int | None = None,
     publication_id: int | None = None,
-) -> list[Claim]:
-    """Claim due publications the limits allow, at most one per chat, oldest first."""
+    settle: bool = True,
+) -> Batch:
+    """Claim due publications the limits allow, at most one per chat, oldest first.
+
+    ``settle``: also turn expired leases into ``unknown`` and long-overdue publications
+    into ``missed`` (a sender claiming many times a second does it about once a second;
+    an overdue publication is never claimed either way)."""
     limits = policy.limits
     async with unit_of_work(factory) as session:
         await take_lock(session)
-        await settle_stale(session, now, policy)
+        if settle:
+            await settle_stale(session, now, policy)
+        horizon = now + LEAD
         sending = select(Publication.id).where(Publication.state == PublicationState.SENDING)
-        # Deliveries still in flight count whatever their stamp: they have not reached
-        # Telegram yet, or only just.
-        used_now = await session.scalar(
-            select(func.coalesce(func.sum(SendLog.messages), 0)).where(
-                or_(SendLog.sent_at > now - SECOND, SendLog.publication_id.in_(sending))
+        window = (
+            await session.execute(
+                select(
+                    SendLog.sent_at, SendLog.messages, SendLog.publication_id.in_(sending)
+                ).where(or_(SendLog.sent_at > now - SECOND, SendLog.publication_id.in_(sending)))
             )
+        ).all()
+        # A delivery in flight holds its messages until a second after it ends; an ended
+        # one, until a second after its end.
+        held = sum(int(n) for _, n, flying in window if flying)
+        frees = sorted(
+            (_aware(stamp) + SECOND, int(n)) for stamp, n, flying in window if not flying
         )
-        budget = limits.per_second - int(used_now or 0)
-        if budget <= 0:
-            return []
+        flying_since = min((_aware(stamp) for stamp, _, flying in window if flying), default=None)
+
+        def when_held(at: datetime | None) -> datetime:
+            """When to look again for room that is not there within the horizon."""
+            if at is not None:
+                return at - LEAD
+            guess = flying_since + SECOND if flying_since else now + SECOND
+            return max(guess, now + LOOK_AGAIN)
+
+        room = _fits_at(frees, held, 1, now, limits.per_second)
+        if room is None or room > horizon:
+            return Batch([], when_held(room))
         busy = select(Publication.channel_id).where(Publication.state == PublicationState.SENDING)
         conditions = [
             Publication.state == PublicationState.SCHEDULED,
-            Publication.due_at <= now,
-            or_(Publication.not_before.is_(None), Publication.not_before <= now),
-            or_(Channel.deferred_until.is_(None), Channel.deferred_until <= now),
+            Publication.due_at <= horizon,
+            # Long overdue and never tried: 'missed' (settle_stale), not sent late.
+            or_(
+                Publication.due_at >= now - policy.grace,
+                Publication.attempts > 0,
+                Publication.not_before.is_not(None),
+            ),
+            or_(Publication.not_before.is_(None), Publication.not_before <= horizon),
+            or_(Channel.deferred_until.is_(None), Channel.deferred_until <= horizon),
             Channel.blocked_reason.is_(None),
             Publication.channel_id.not_in(busy),
         ]
@@ -186,6 +269,12 @@ async def claim_due(
         first = (
             select(
                 Publication.id,
+                Publication.channel_id,
+                Publication.due_at,
+                _later(
+                    _later(Publication.due_at, Publication.not_before), Channel.deferred_until
+                ).label("ready"),
+                (Publication.size - Publication.parts_done).label("left"),
                 func.row_number()
                 .over(
                     partition_by=Publication.channel_id,
@@ -197,73 +286,123 @@ async def claim_due(
             .where(*conditions)
             .subquery()
         )
-        query = (
-            select(Publication)
-            .join(first, first.c.id == Publication.id)
-            .where(first.c.rank == 1)
-            .order_by(Publication.due_at, Publication.id)
-            .limit(max(max_claims * 5, 100))
-        )
-        candidates = list(await session.scalars(query))
-        if not candidates:
-            return []
-        chats = {p.channel_id for p in candidates}
-        per_chat = dict(
-            (
-                await session.execute(
-                    select(SendLog.channel_id, func.sum(SendLog.messages))
-                    .where(SendLog.channel_id.in_(chats), SendLog.sent_at > now - MINUTE)
-                    .group_by(SendLog.channel_id)
-                )
-            ).all()
-        )
-        last_sent = dict(
-            (
-                await session.execute(
-                    select(SendLog.channel_id, func.max(SendLog.sent_at))
-                    .where(SendLog.channel_id.in_(chats))
-                    .group_by(SendLog.channel_id)
-                )
-            ).all()
-        )
-        chosen: list[Publication] = []
-        seen: set[int] = set()
-        for publication in candidates:
-            if len(chosen) >= max_claims or budget <= 0:
-                break
-            chat = publication.channel_id
-            if chat in seen:
-                continue  # one at a time per chat, in due order
-            seen.add(chat)
-            size = max(publication.size - publication.parts_done, 1)
-            # An album bigger than a budget still goes once the budget is whole again.
-            charge = min(size, limits.per_chat_per_minute)
-            if int(per_chat.get(chat) or 0) + charge > limits.per_chat_per_minute:
-                continue
-            last = last_sent.get(chat)
-            if last is not None and _aware(last) > now - timedelta(seconds=limits.chat_interval):
-                continue
-            if min(size, limits.per_second) > budget:
-                break  # keep the order: the next second has room for it
-            budget -= size
-            chosen.append(publication)
-        claims = []
-        for publication in chosen:
-            publication.state = PublicationState.SENDING
-            publication.claimed_by = owner
-            publication.claimed_at = now
-            publication.lease_until = now + policy.lease
-            publication.attempts += 1
-            session.add(
-                SendLog(
-                    channel_id=publication.channel_id,
-                    publication_id=publication.id,
-                    sent_at=now,
-                    messages=max(publication.size - publication.parts_done, 1),
-                )
+        limit = max(max_claims * 5, 100)
+        candidates = (
+            await session.execute(
+                select(first.c.id, first.c.channel_id, first.c.ready, first.c.left)
+                .where(first.c.rank == 1)
+                .order_by(first.c.due_at, first.c.id)
+                .limit(limit)
             )
-            claims.append(await _claim_of(session, publication, owner))
-        return claims
+        ).all()
+        if not candidates:
+            upcoming = await _next_ready(session, horizon)
+            return Batch([], upcoming - LEAD if upcoming else None)
+        minute = {
+            chat: (int(used or 0), _aware(oldest) if oldest else None, _aware(last))
+            for chat, used, oldest, last in await session.execute(
+                select(
+                    SendLog.channel_id,
+                    func.sum(SendLog.messages).filter(SendLog.sent_at > now - MINUTE),
+                    func.min(SendLog.sent_at).filter(SendLog.sent_at > now - MINUTE),
+                    func.max(SendLog.sent_at),
+                )
+                .where(SendLog.channel_id.in_({chat for _, chat, _, _ in candidates}))
+                .group_by(SendLog.channel_id)
+            )
+            if last is not None
+        }
+        chosen: list[tuple[int, int, int, datetime]] = []
+        retry_at: datetime | None = None
+        for pid, chat, ready, left in candidates:
+            if len(chosen) >= max_claims:
+                break
+            size = max(left, 1)
+            used, oldest, last = minute.get(chat, (0, None, None))
+            # An album bigger than a budget still goes once the budget is whole again.
+            if used + min(size, limits.per_chat_per_minute) > limits.per_chat_per_minute:
+                retry_at = _earliest(retry_at, oldest + MINUTE - LEAD if oldest else None)
+                continue
+            start = max(now, _aware(ready))
+            if last is not None and last + limits.spacing > start:
+                start = last + limits.spacing
+                if start > horizon:
+                    retry_at = _earliest(retry_at, start - LEAD)
+                    continue
+            at = _fits_at(frees, held, min(size, limits.per_second), start, limits.per_second)
+            if at is None or at > horizon:
+                # Keep the order: the next free second has room for it.
+                retry_at = _earliest(retry_at, when_held(at))
+                break
+            held += size
+            chosen.append((pid, chat, size, at))
+        complete = len(candidates) < limit
+        if complete:
+            # Every due candidate was looked at: the claim knows when to look again.
+            upcoming = await _next_ready(session, horizon)
+            retry_at = _earliest(retry_at, upcoming - LEAD if upcoming else None)
+        else:
+            retry_at = _earliest(retry_at, now + LOOK_AGAIN)
+        if not chosen:
+            return Batch([], retry_at, complete)
+        ids = [pid for pid, _, _, _ in chosen]
+        await session.execute(
+            _update(Publication)
+            .where(Publication.id.in_(ids))
+            .values(
+                state=PublicationState.SENDING,
+                claimed_by=owner,
+                claimed_at=now,
+                lease_until=now + policy.lease,
+                attempts=Publication.attempts + 1,
+            )
+        )
+        await session.execute(
+            insert(SendLog),
+            [
+                {"channel_id": chat, "publication_id": pid, "sent_at": at, "messages": size}
+                for pid, chat, size, at in chosen
+            ],
+        )
+        starts = {pid: at for pid, _, _, at in chosen if at > now}
+        return Batch(await _claims_of(session, ids, owner, starts), retry_at, complete)
+
+
+async def _claims_of(
+    session: AsyncSession, ids: Sequence[int], owner: str, starts: dict[int, datetime]
+) -> list[Claim]:
+    rows = await session.execute(
+        select(Publication, Channel, Post)
+        .join(Channel, Channel.id == Publication.channel_id)
+        .outerjoin(Post, Post.id == Publication.post_id)
+        .where(Publication.id.in_(ids))
+        .execution_options(populate_existing=True)
+    )
+    by_id = {
+        publication.id: Claim(
+            publication_id=publication.id,
+            owner=owner,
+            channel_id=channel.id,
+            chat_id=channel.chat_id or 0,
+            chat_name=channel.display_name,
+            chat_type=channel.chat_type or "channel",
+            mode=publication.mode,
+            size=publication.size,
+            attempts=publication.attempts,
+            parts_done=publication.parts_done,
+            message_ids=list(publication.message_ids),
+            silent=publication.silent,
+            post_id=publication.post_id,
+            text=post.text if post else "",
+            entities=list(post.entities) if post else [],
+            media=list(post.media) if post else [],
+            from_chat=publication.from_chat,
+            from_message_ids=list(publication.from_message_ids),
+            start_at=starts.get(publication.id),
+        )
+        for publication, channel, post in rows
+    }
+    return [by_id[pid] for pid in ids]
 
 
 def _aware(value: datetime | str) -> datetime:
@@ -271,42 +410,6 @@ def _aware(value: datetime | str) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-async def _claim_of(session: AsyncSession, publication: Publication, owner: str) -> Claim:
-    channel = await session.get_one(Channel, publication.channel_id)
-    post = await session.get(Post, publication.post_id) if publication.post_id else None
-    return Claim(
-        publication_id=publication.id,
-        owner=owner,
-        channel_id=channel.id,
-        chat_id=channel.chat_id or 0,
-        chat_name=channel.display_name,
-        chat_type=channel.chat_type or "channel",
-        mode=publication.mode,
-        size=publication.size,
-        attempts=publication.attempts,
-        parts_done=publication.parts_done,
-        message_ids=list(publication.message_ids),
-        silent=publication.silent,
-        post_id=publication.post_id,
-        text=post.text if post else "",
-        entities=list(post.entities) if post else [],
-        media=list(post.media) if post else [],
-        from_chat=publication.from_chat,
-        from_message_ids=list(publication.from_message_ids),
-    )
-
-
-async def claim_one(
-    factory: SessionFactory, publication_id: int, *, owner: str, now: datetime, policy: Policy
-) -> Claim | None:
-    """Claim this publication now if it is scheduled and its chat's limits allow it
-    (`post-next`, *Publish now*); None when they do not, yet."""
-    claims = await claim_due(
-        factory, owner=owner, now=now, policy=policy, max_claims=1, publication_id=publication_id
-    )
-    return claims[0] if claims else None
 
 
 async def renew_leases(
@@ -317,7 +420,7 @@ async def renew_leases(
         return
     async with unit_of_work(factory) as session:
         await session.execute(
-            update(Publication)
+            _update(Publication)
             .where(
                 Publication.id.in_([c.publication_id for c in claims]),
                 Publication.claimed_by == claims[0].owner,
@@ -333,7 +436,7 @@ async def record_progress(
     """Some messages of a multi-message delivery are out: a retry goes on after them."""
     async with unit_of_work(factory) as session:
         await session.execute(
-            update(Publication)
+            _update(Publication)
             .where(_owned(claim))
             .values(message_ids=list(message_ids), parts_done=parts_done)
         )
@@ -349,7 +452,7 @@ async def record_sent(
     """Delivered: ``sent`` with Telegram's message ids. False if the claim was lost."""
     async with unit_of_work(factory) as session:
         result = await session.execute(
-            update(Publication)
+            _update(Publication)
             .where(_owned(claim))
             .values(
                 state=PublicationState.SENT,
@@ -363,15 +466,16 @@ async def record_sent(
         if not getattr(result, "rowcount", 1):
             log.error("publication %d: claim lost before it was recorded", claim.publication_id)
             return False
-        # The send log's time is the end of the delivery: spacing counts from there.
+        # The limits count from the end of the delivery: Telegram has every message of it
+        # by then, so a message sent a second later cannot arrive within its second.
         await session.execute(
-            update(SendLog)
+            _update(SendLog)
             .where(SendLog.publication_id == claim.publication_id, SendLog.sent_at < now)
             .values(sent_at=now)
         )
         if claim.post_id is not None:
             await session.execute(
-                update(Post).where(Post.id == claim.post_id).values(status=PostStatus.PUBLISHED)
+                _update(Post).where(Post.id == claim.post_id).values(status=PostStatus.PUBLISHED)
             )
         if notes:
             await tell(
@@ -392,7 +496,7 @@ def backoff(attempts: int, policy: Policy) -> float:
 async def _requeue(session: AsyncSession, claim: Claim, **values: Any) -> None:
     """The owner gives the publication back to the queue (``values``: what else changes)."""
     await session.execute(
-        update(Publication)
+        _update(Publication)
         .where(_owned(claim))
         .values(state=PublicationState.SCHEDULED, claimed_by=None, lease_until=None, **values)
     )
@@ -400,7 +504,7 @@ async def _requeue(session: AsyncSession, claim: Claim, **values: Any) -> None:
 
 async def _unsend(session: AsyncSession, claim: Claim) -> None:
     # Nothing (more) reached the chat: the budget charged by the claim is given back.
-    await session.execute(delete(SendLog).where(SendLog.publication_id == claim.publication_id))
+    await session.execute(_delete(SendLog).where(SendLog.publication_id == claim.publication_id))
 
 
 async def record_retry(
@@ -429,7 +533,7 @@ async def record_deferred(
         await _unsend(session, claim)
         until = now + timedelta(seconds=retry_after)
         await session.execute(
-            update(Channel)
+            _update(Channel)
             .where(
                 Channel.id == claim.channel_id,
                 or_(Channel.deferred_until.is_(None), Channel.deferred_until < until),
@@ -447,7 +551,7 @@ async def record_deferred(
 
 async def _fail(session: AsyncSession, claim: Claim, reason: str) -> None:
     await session.execute(
-        update(Publication)
+        _update(Publication)
         .where(_owned(claim))
         .values(state=PublicationState.FAILED, last_error=reason, lease_until=None)
     )
@@ -473,7 +577,7 @@ async def record_unknown(factory: SessionFactory, claim: Claim, reason: str) -> 
     """Telegram may have delivered it (no answer in time): a person decides."""
     async with unit_of_work(factory) as session:
         await session.execute(
-            update(Publication)
+            _update(Publication)
             .where(_owned(claim))
             .values(state=PublicationState.UNKNOWN, last_error=reason, lease_until=None)
         )
@@ -495,7 +599,7 @@ async def record_chat_blocked(
         if claim.parts_done == 0:
             await _unsend(session, claim)
         await session.execute(
-            update(Publication)
+            _update(Publication)
             .where(_owned(claim))
             .values(state=PublicationState.FAILED, last_error=reason, lease_until=None)
         )
@@ -549,33 +653,39 @@ async def release_post(session: AsyncSession, publication: Publication) -> None:
     )
     if not others:
         await session.execute(
-            update(Post)
+            _update(Post)
             .where(Post.id == publication.post_id, Post.status == PostStatus.QUEUED)
             .values(status=PostStatus.DRAFT)
         )
 
 
-async def next_due(factory: SessionFactory) -> datetime | None:
-    """The earliest time anything scheduled may be sent (due, backoff and 429 considered)."""
-    async with unit_of_work(factory) as session:
-        rows = await session.execute(
-            select(Publication.due_at, Publication.not_before, Channel.deferred_until)
-            .join(Channel, Channel.id == Publication.channel_id)
-            .where(
-                Publication.state == PublicationState.SCHEDULED,
-                Channel.blocked_reason.is_(None),
-            )
-            .order_by(Publication.due_at)
-            .limit(500)
+def _later(a: Any, b: Any) -> Any:
+    """The later of two times, either of which may be NULL (SQLite's and PostgreSQL's
+    GREATEST differ on NULLs, so it is spelled out)."""
+    return case((b.is_(None), a), (a.is_(None), b), (a >= b, a), else_=b)
+
+
+async def _next_ready(session: AsyncSession, after: datetime) -> datetime | None:
+    """The earliest time after ``after`` that something scheduled may be sent (due, backoff
+    and 429 considered; the send limits are the claim's part of :attr:`Batch.retry_at`)."""
+    ready = _later(_later(Publication.due_at, Publication.not_before), Channel.deferred_until)
+    earliest = await session.scalar(
+        select(func.min(ready))
+        .select_from(Publication)
+        .join(Channel, Channel.id == Publication.channel_id)
+        .where(
+            Publication.state == PublicationState.SCHEDULED,
+            Channel.blocked_reason.is_(None),
+            ready > after,
         )
-        times = [max(t for t in row if t is not None) for row in rows]
-    return min(times) if times else None
+    )
+    return _aware(earliest) if earliest is not None else None
 
 
 async def prune_send_log(factory: SessionFactory, now: datetime) -> None:
     """Entries older than the longest window are of no more use."""
     async with unit_of_work(factory) as session:
-        await session.execute(delete(SendLog).where(SendLog.sent_at < now - 2 * MINUTE))
+        await session.execute(_delete(SendLog).where(SendLog.sent_at < now - 2 * MINUTE))
 
 
 def render_claim(claim: Claim) -> Rendering:

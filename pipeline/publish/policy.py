@@ -14,6 +14,10 @@ class Limits:
     per_chat_per_minute: int = 20  # messages per minute to one group or channel
     chat_interval: float = 1.0  # seconds between two messages to one chat
 
+    @property
+    def spacing(self) -> timedelta:
+        return timedelta(seconds=self.chat_interval)
+
 
 @dataclass(frozen=True, slots=True)
 class Policy:

@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiogram import Bot
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from bot.delivery import _unreachable
+from pipeline.publish import claims
+from pipeline.publish.policy import Limits, Policy
 from pipeline.store.db import SessionFactory, unit_of_work
 from pipeline.store.models import Channel, Notice, Post, PostStatus, PublicationState
+from pipeline.store.types import now_utc
 from tests.fake_telegram.server import FakeTelegram
-from tests.publishing import add_post, add_target, courier, plan, plan_forward, png, publication
+from tests.publishing import (
+    FAST,
+    add_post,
+    add_target,
+    courier,
+    plan,
+    plan_forward,
+    png,
+    publication,
+)
 
 CHAT = -1001000000001
 OTHER = -1001000000002
@@ -251,3 +266,87 @@ async def test_a_bad_request_fails_with_telegrams_description(
     assert "message to forward not found" in (stored.last_error or "").lower() or "not found" in (
         stored.last_error or ""
     )
+
+
+async def test_a_429_storm_sends_everything_once_and_each_chat_waits_as_told(
+    session_factory: SessionFactory, fake_telegram: FakeTelegram, telegram_bot: Bot
+) -> None:
+    # Telegram enforces less than tgpipe was told (4/s, not 30/s): most sends meet a 429.
+    chats = [-1001000000100 - n for n in range(6)]
+    planned = []
+    for n, chat in enumerate(chats):
+        target = await add_target(session_factory, fake_telegram, chat, f"storm{n}")
+        for i in range(3):
+            post = await add_post(session_factory, f"шторм {n}: пост {i} о разном {n * 10 + i}")
+            planned.append(await plan(session_factory, post, target))
+    fake_telegram.limit_rate(overall_per_second=4, group_per_minute=None)
+    tally = await courier(telegram_bot, session_factory).run_due(max_wait=60)
+    assert sorted(tally.sent) == sorted(planned)
+    assert tally.failed == []
+    assert tally.unknown == []
+    assert tally.deferred > 0  # there was a storm
+    calls = fake_telegram.calls_to("sendMessage")
+    for chat in chats:
+        delivered = [m["text"] for m in fake_telegram.messages_in(chat)]
+        assert len(delivered) == len(set(delivered)) == 3  # each once, none lost
+        # After a 429 the chat is left alone for retry_after, in every case.
+        mine = [c for c in calls if c.params["chat_id"] == chat]
+        for refused, following in itertools.pairwise(mine):
+            if refused.status == 429:
+                wait = refused.response["parameters"]["retry_after"]
+                assert following.at - refused.at >= wait - 0.05
+    for pid in planned:
+        stored = await publication(session_factory, pid)
+        assert stored.state is PublicationState.SENT
+        assert stored.attempts == 1  # a 429 is not the publication's failure
+
+
+async def test_publish_now_leaves_a_publication_another_process_took(
+    session_factory: SessionFactory, fake_telegram: FakeTelegram, telegram_bot: Bot, target: Channel
+) -> None:
+    pid = await plan(session_factory, await add_post(session_factory, "чужой пост"), target)
+    (theirs,) = (
+        await claims.claim_due(session_factory, owner="other", now=now_utc(), policy=FAST)
+    ).claims
+    mine = courier(telegram_bot, session_factory)
+    assert await mine.publish_now(pid, max_wait=1) is PublicationState.SENDING
+    assert await claims.record_sent(session_factory, theirs, [7], now_utc())
+    assert await mine.publish_now(pid, max_wait=1) is PublicationState.SENT
+    assert fake_telegram.calls_to("sendMessage") == []  # this process sent nothing
+    assert mine.tally.sent == []
+
+
+async def test_publish_now_waits_for_the_chats_spacing_then_sends(
+    session_factory: SessionFactory, fake_telegram: FakeTelegram, telegram_bot: Bot, target: Channel
+) -> None:
+    spaced = Policy(limits=Limits(chat_interval=1.0))
+    first = await plan(session_factory, await add_post(session_factory, "первый"), target)
+    second = await plan(session_factory, await add_post(session_factory, "второй"), target)
+    sender = courier(telegram_bot, session_factory, spaced)
+    assert await sender.publish_now(first) is PublicationState.SENT
+    assert await sender.publish_now(second) is PublicationState.SENT
+    one, two = fake_telegram.calls_to("sendMessage")
+    assert two.at - one.at >= 1.0
+    assert sender.tally.sent == [first, second]
+
+
+class _DriverError(Exception):
+    def __init__(self, sqlstate: str | None) -> None:
+        super().__init__(f"sqlstate {sqlstate}")
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("error", "waited_out"),
+    [
+        (ConnectionRefusedError(111, "Connect call failed"), True),
+        (DBAPIError("UPDATE", {}, _DriverError("57P03")), True),  # starting up / shutting down
+        (DBAPIError("UPDATE", {}, _DriverError("57P01")), True),  # admin shutdown
+        (DBAPIError("UPDATE", {}, _DriverError("08006")), True),  # connection failure
+        (OperationalError("UPDATE", {}, _DriverError(None)), True),  # SQLite: database locked
+        (IntegrityError("INSERT", {}, _DriverError("23505")), False),  # a refused statement
+        (DBAPIError("UPDATE", {}, _DriverError("42P01")), False),
+    ],
+)
+def test_only_an_unreachable_store_is_waited_out(error: Exception, waited_out: bool) -> None:
+    assert _unreachable(error) is waited_out

@@ -7,16 +7,22 @@ import asyncio
 import json
 import signal
 import subprocess
+import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from pipeline.publish.targets import CheckedChat, record_target
 from pipeline.store import migrate
 from pipeline.store.db import create_engine, create_session_factory, unit_of_work
+from pipeline.store.models import Channel
+from pipeline.store.types import now_utc
 from tests.conftest import environment_without_settings, tgpipe_command
 from tests.fake_telegram.server import FakeTelegram
 from tests.fake_telegram.updates import channel_post
@@ -218,7 +224,7 @@ def test_post_next_publishes_the_oldest_draft_now(
     tgpipe("import", str(write_export(tmp_path / "export")))
     tgpipe("channels", "add", "@mychannel")
     first = tgpipe("post-next", "--to", "@mychannel")
-    assert "1 sent" in first.stdout
+    assert "1 sent" in first.stdout, first.stderr
     second = tgpipe("post-next", "--to", "@mychannel")
     assert "1 sent" in second.stdout
     messages = fake.messages_in(CHAT)
@@ -323,11 +329,11 @@ def test_cancel_and_reschedule(tgpipe: Tgpipe, fake: FakeTelegram, tmp_path: Pat
     assert len(lines) == 3
 
 
-def _wait(condition: Any, timeout: float, what: str) -> None:
+def _wait(condition: Any, timeout: float, what: str, context: Any = str) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"waited {timeout} s for {what}")
+            raise TimeoutError(f"waited {timeout} s for {what}\n{context()}")
         time.sleep(0.02)
 
 
@@ -455,3 +461,85 @@ def test_two_runs_and_a_dispatch_deliver_each_publication_once(
     for chat in many_targets:
         assert len(fake.messages_in(chat)) == 1
     assert Counter(q["state"] for q in tgpipe.json("queue", "--all")) == {"sent": 10}
+
+
+def _postgres_cluster(database_url: str) -> tuple[str, str]:
+    """(version, name) of the local cluster serving ``database_url``'s port."""
+    port = str(make_url(database_url).port or 5432)
+    listing = subprocess.run(
+        ["pg_lsclusters", "--no-header"], capture_output=True, text=True, check=True
+    ).stdout
+    for line in listing.splitlines():
+        version, name, cluster_port, *_ = line.split()
+        if cluster_port == port:
+            return version, name
+    raise AssertionError(f"no local PostgreSQL cluster on port {port}:\n{listing}")
+
+
+def _pg_ctl(cluster: tuple[str, str], action: str) -> None:
+    command = ["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, action]
+    if action == "stop":
+        command += ["-m", "fast"]  # as a crash or a failover would: connections cut
+    subprocess.run(command, check=True, capture_output=True, timeout=60)
+
+
+def test_postgresql_restarted_under_a_running_run_loses_nothing(
+    tgpipe: Tgpipe, fake: FakeTelegram, many_targets: list[int], database_url: str
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL only: SQLite has no server to restart")
+    cluster = _postgres_cluster(database_url)
+
+    async def plan_more() -> None:  # due after the restart: claims must reconnect too
+        engine = create_engine(database_url)
+        factory = create_session_factory(engine)
+        try:
+            async with unit_of_work(factory) as session:
+                targets = (
+                    await session.scalars(
+                        select(Channel).where(Channel.chat_id.in_(many_targets[:5]))
+                    )
+                ).all()
+            for n, target in enumerate(targets):
+                post_id = await add_post(factory, f"After the restart, post {n} for its channel")
+                await plan(factory, post_id, target, now_utc() + timedelta(seconds=6))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(plan_more())
+    # One answer is slow: it comes while the server is down, and must still be recorded.
+    fake.delay("sendMessage", 3.0, times=1)
+    run = tgpipe.start("run")
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(run.stderr.readline, "")))  # type: ignore[union-attr]
+    reader.start()
+    stopped = False
+    try:
+        fake.wait_for_sync("sendMessage", timeout=30)
+        _pg_ctl(cluster, "stop")
+        stopped = True
+        _wait(lambda: any("store unavailable" in line for line in lines), 30, "a lost store")
+        _pg_ctl(cluster, "start")
+        stopped = False
+        _wait(
+            lambda: sum(len(fake.messages_in(c)) for c in many_targets) == 15,
+            60,
+            "all 15",
+            lambda: "".join(lines),
+        )
+        _wait(
+            lambda: Counter(q["state"] for q in tgpipe.json("queue", "--all")) == {"sent": 15},
+            30,
+            "all recorded as sent",
+            lambda: "".join(lines) + tgpipe("queue", "--all").stdout,
+        )
+        assert run.poll() is None, "tgpipe run died with the database"
+    finally:
+        if stopped:
+            _pg_ctl(cluster, "start")
+        _stop(run)
+        reader.join(10)
+    assert run.returncode == 0, "".join(lines[-30:])
+    for chat in many_targets:  # nothing doubled: 10 chats, 5 of them twice
+        texts = [m["text"] for m in fake.messages_in(chat)]
+        assert len(texts) == len(set(texts))

@@ -47,7 +47,8 @@ async def queue_posts(
 async def claim(
     factory: SessionFactory, now: datetime, owner: str = "a", **kw: object
 ) -> list[claims.Claim]:
-    return await claims.claim_due(factory, owner=owner, now=now, policy=POLICY, **kw)  # type: ignore[arg-type]
+    batch = await claims.claim_due(factory, owner=owner, now=now, policy=POLICY, **kw)  # type: ignore[arg-type]
+    return batch.claims
 
 
 async def send_all(factory: SessionFactory, taken: list[claims.Claim], now: datetime) -> None:
@@ -102,6 +103,46 @@ async def test_the_overall_limit_spreads_many_chats_over_seconds(
     assert await claim(session_factory, T0 + timedelta(milliseconds=500), max_claims=100) == []
     later = await claim(session_factory, T0 + timedelta(seconds=1, milliseconds=1), max_claims=100)
     assert len(later) == 15
+
+
+async def batch_at(factory: SessionFactory, now: datetime) -> claims.Batch:
+    return await claims.claim_due(factory, owner="a", now=now, policy=POLICY, max_claims=100)
+
+
+async def test_a_claim_takes_what_falls_due_within_the_lead_to_start_on_time(
+    session_factory: SessionFactory,
+) -> None:
+    channel = await target(session_factory, 1)
+    soon = T0 + claims.LEAD / 2
+    await queue_posts(session_factory, channel, 1, due=soon)
+    later = await queue_posts(
+        session_factory, await target(session_factory, 2), 1, due=T0 + timedelta(seconds=5)
+    )
+    batch = await batch_at(session_factory, T0)
+    assert [c.start_at for c in batch.claims] == [soon]
+    # The other is not taken, and the claim says when to look for it: a lead before it.
+    assert later[0] not in {c.publication_id for c in batch.claims}
+    assert batch.retry_at == T0 + timedelta(seconds=5) - claims.LEAD
+
+
+@pytest.mark.parametrize(
+    ("chats", "why"),
+    [(1, "the chat's 1 s spacing"), (31, "the 30 messages a second overall")],
+)
+async def test_held_by_a_limit_the_claim_says_when_it_may_go(
+    session_factory: SessionFactory, chats: int, why: str
+) -> None:
+    for n in range(chats):
+        await queue_posts(session_factory, await target(session_factory, n), 2 if chats == 1 else 1)
+    first = await batch_at(session_factory, T0)
+    assert len(first.claims) == min(chats, 30), why
+    await send_all(session_factory, first.claims, T0)
+    held = await batch_at(session_factory, T0 + timedelta(milliseconds=500))
+    assert held.claims == []
+    # Room comes a second after the deliveries ended; the claim is due a lead before.
+    assert held.retry_at == T0 + timedelta(seconds=1) - claims.LEAD, why
+    again = await batch_at(session_factory, held.retry_at)
+    assert [c.start_at for c in again.claims] == [T0 + timedelta(seconds=1)], why
 
 
 async def test_an_album_counts_its_items(session_factory: SessionFactory) -> None:
