@@ -514,6 +514,14 @@ def _base_url(doc: _El, meta: dict[str, str], url: str | None) -> str | None:
     return og_url if og_url.startswith(("http://", "https://")) else None
 
 
+# Control characters lxml's HTML parser lets into text but refuses to have set back.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _xml_safe(text: str | None) -> str | None:
+    return _NOT_XML.sub("", text) if text else text
+
+
 def _paragraphs_from_breaks(doc: _El) -> None:
     """Turn text split by ``<br><br>`` (old and forum pages) into ``<p>`` paragraphs.
 
@@ -551,11 +559,11 @@ def _paragraphs_from_breaks(doc: _El) -> None:
         for child in children:
             tail = child.tail
             parent.remove(child)
-            child.tail = tail
+            child.tail = _xml_safe(tail)
         parent.text = None
         for group_text, group_nodes in groups:
             paragraph = etree.SubElement(parent, "p")
-            paragraph.text = group_text
+            paragraph.text = _xml_safe(group_text)
             for node in group_nodes:
                 paragraph.append(node)
 
