@@ -1,4 +1,9 @@
-"""What every command shares: settings from the context, opening the store, output."""
+"""What every command shares: settings from the context, opening the store, output.
+
+Start-up stays under a second: the settings (pydantic), the store (SQLAlchemy, alembic) and
+rich are imported by the commands that use them, not with this module, which every command
+imports — `tgpipe --help` needs none of them.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +12,32 @@ import json
 import sys
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from functools import cache
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from config.settings import Settings
-from pipeline.store import migrate
-from pipeline.store.db import SessionFactory, create_engine, create_session_factory
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from config.settings import Settings
+    from pipeline.store.db import SessionFactory
 
 T = TypeVar("T")
 
-console = Console()
+
+@cache
+def console() -> Console:
+    """The rich console of the commands' human output (made on first use)."""
+    from rich.console import Console
+
+    return Console()
 
 
 def settings_of(ctx: typer.Context) -> Settings:
     """The settings the root command built from the environment."""
+    from config.settings import Settings
+
     root = ctx.find_root()
     assert isinstance(root.obj, Settings), "the root callback builds the settings"
     return root.obj
@@ -38,9 +50,16 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 @asynccontextmanager
 async def open_store(settings: Settings) -> AsyncIterator[SessionFactory]:
     """A session factory on a store at the newest revision (SQLite upgrades itself)."""
+    from pipeline.store.db import create_engine, create_session_factory
+    from pipeline.store.revision import is_at_head
+
     engine = create_engine(settings.database_url)
     try:
-        await migrate.ensure_current(engine, auto_upgrade=settings.is_sqlite)
+        if not await is_at_head(engine):
+            # alembic only when the store is to be created, upgraded or refused.
+            from pipeline.store import migrate
+
+            await migrate.ensure_current(engine, auto_upgrade=settings.is_sqlite)
         yield create_session_factory(engine)
     finally:
         await engine.dispose()
@@ -65,14 +84,18 @@ def print_table(columns: Sequence[str], rows: Sequence[Sequence[object]], footer
         for row in cells:
             sys.stdout.write("\t".join(cell.replace("\t", " ") for cell in row) + "\n")
         return
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in cells:
         table.add_row(*(Text(cell) for cell in row))
-    console.print(table)
+    console().print(table)
     if footer:
-        console.print(footer)
+        console().print(footer)
 
 
 def print_line(message: str) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import typer
 
 from cli.common import console, run, settings_of
-from pipeline.store import migrate
-from pipeline.store.db import create_engine
 
 app = typer.Typer(help="Manage the post store's schema.", no_args_is_help=True)
 
@@ -14,6 +12,10 @@ app = typer.Typer(help="Manage the post store's schema.", no_args_is_help=True)
 @app.command("upgrade")
 def cmd_upgrade(ctx: typer.Context) -> None:
     """Create the store or bring it to the newest schema (safe to run again)."""
+    # alembic and SQLAlchemy are imported in the commands: start-up stays under 1 s.
+    from pipeline.store import migrate
+    from pipeline.store.db import create_engine
+
     settings = settings_of(ctx)
 
     async def upgrade() -> tuple[str | None, str | None]:
@@ -28,14 +30,17 @@ def cmd_upgrade(ctx: typer.Context) -> None:
     before, after = run(upgrade())
     where = settings.database.render_as_string(hide_password=True)
     if before == after:
-        console.print(f"{where} is up to date (revision {after})")
+        console().print(f"{where} is up to date (revision {after})")
     else:
-        console.print(f"{where} upgraded from {before or 'empty'} to revision {after}")
+        console().print(f"{where} upgraded from {before or 'empty'} to revision {after}")
 
 
 @app.command("current")
 def cmd_current(ctx: typer.Context) -> None:
     """Show the store's schema revision and the newest one this tgpipe knows."""
+    from pipeline.store import migrate
+    from pipeline.store.db import create_engine
+
     settings = settings_of(ctx)
 
     async def current() -> str | None:
@@ -46,4 +51,4 @@ def cmd_current(ctx: typer.Context) -> None:
             await engine.dispose()
 
     revision = run(current())
-    console.print(f"current: {revision or 'empty'}; newest: {migrate.head_revision()}")
+    console().print(f"current: {revision or 'empty'}; newest: {migrate.head_revision()}")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.common import console, open_store, print_json, run, settings_of
-from pipeline.dedup.index import RebuildResult, rebuild
-from pipeline.store.db import unit_of_work
+
+if TYPE_CHECKING:
+    from pipeline.dedup.index import RebuildResult
 
 app = typer.Typer(help="Find duplicates across the whole store.", no_args_is_help=True)
 
@@ -23,6 +24,10 @@ def cmd_rebuild(
     Imports do this by themselves when the threshold or tgpipe's dedup changed; this does it
     now, e.g. to try another threshold before the next import.
     """
+    # The dedup index (numpy) is imported in the command: start-up stays under 1 s.
+    from pipeline.dedup.index import rebuild
+    from pipeline.store.db import unit_of_work
+
     settings = settings_of(ctx)
 
     async def go() -> RebuildResult:
@@ -41,7 +46,7 @@ def cmd_rebuild(
             }
         )
         return
-    console.print(
+    console().print(
         f"re-indexed {result.posts} posts at threshold {settings.dedup_threshold:g}: "
         f"{result.duplicates} are duplicates of another post"
     )

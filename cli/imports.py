@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-from rich.table import Table
-from rich.text import Text
 
 from cli.common import console, open_store, print_error, print_json, run, settings_of
-from pipeline.ingest.importer import ImportOptions, import_paths
-from pipeline.ingest.report import FileReport, ImportReport
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from pipeline.ingest.report import FileReport, ImportReport
 
 FORMAT_HELP = "auto, desktop-json, desktop-html, text, web-html or article"
 
@@ -31,6 +31,12 @@ def cmd_import(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Import channel exports; exits non-zero when any file was rejected."""
+    # The importer (lxml, trafilatura, numpy) and rich are imported in the command: start-up
+    # stays under 1 s.
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+    from pipeline.ingest.importer import ImportOptions, import_paths
+
     settings = settings_of(ctx)
     options = ImportOptions(
         format=format,
@@ -57,7 +63,7 @@ def cmd_import(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            console=console,
+            console=console(),
             transient=True,
         ) as progress:
             report = run(go(progress))
@@ -77,6 +83,9 @@ def cmd_import(
 
 
 def _print_report(report: ImportReport) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title=f"import run {report.run_id}")
     table.add_column("file", overflow="fold", min_width=16)
     for column in ("format", "parsed", "new", "duplicates", "near dup.", "skipped", "result"):
@@ -92,9 +101,9 @@ def _print_report(report: ImportReport) -> None:
             str(item.skipped),
             "[red]rejected[/red]" if item.rejected else "[green]ok[/green]",
         )
-    console.print(table)
+    console().print(table)
     for note in report.notes:
-        console.print(Text(f"note: {note}"))
+        console().print(Text(f"note: {note}"))
     for item in report.files:
         for note in item.notes:
-            console.print(Text(f"note: {item.path}: {note}"))
+            console().print(Text(f"note: {item.path}: {note}"))

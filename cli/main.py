@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
-from importlib.metadata import version
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
 from cli import autopost, db, dedup, imports, posts, publishing
 from cli.common import print_error, run, settings_of
-from config.settings import Settings, format_validation_error
 from pipeline.errors import ConfigError, TgpipeError
 
 app = typer.Typer(
@@ -40,6 +37,8 @@ app.command("post-next")(publishing.cmd_post_next)
 
 def _version(value: bool) -> None:
     if value:
+        from importlib.metadata import version  # only for --version: it costs 25 ms
+
         typer.echo(f"tgpipe {version('tgpipe')}")
         raise typer.Exit()
 
@@ -60,6 +59,11 @@ def root(
     )
     if not verbose:
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    # pydantic-settings is imported here, not with the module: `tgpipe --help` never gets here.
+    from pydantic import ValidationError
+
+    from config.settings import Settings, format_validation_error
+
     try:
         ctx.obj = Settings()
     except ValidationError as exc:

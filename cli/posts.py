@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.table import Table
-from rich.text import Text
 
 from cli.common import console, open_store, print_json, run, settings_of
-from pipeline.posts import PostView, get_post, iso_utc, list_posts
-from pipeline.store.db import unit_of_work
-from pipeline.store.models import PostStatus
+from pipeline.store.enums import PostStatus
+
+if TYPE_CHECKING:
+    from pipeline.posts import PostView
 
 app = typer.Typer(help="Browse the posts in the store.", no_args_is_help=True)
 
@@ -31,6 +29,14 @@ def cmd_list(
     limit: Annotated[int | None, typer.Option(min=1, help="At most this many posts.")] = None,
 ) -> None:
     """List posts, newest first."""
+    # The store (SQLAlchemy) and rich are imported in the commands: start-up stays under 1 s.
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from pipeline.posts import list_posts
+    from pipeline.store.db import unit_of_work
+
     settings = settings_of(ctx)
 
     async def fetch() -> list[PostView]:
@@ -48,7 +54,7 @@ def cmd_list(
         print_json([post.to_json() for post in posts])
         return
     if not posts:
-        console.print("No posts yet. Import an export with [bold]tgpipe import PATH[/bold].")
+        console().print("No posts yet. Import an export with [bold]tgpipe import PATH[/bold].")
         return
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("id", "date (UTC)", "channel", "title", "reactions", "status"):
@@ -64,8 +70,8 @@ def cmd_list(
             Text(_clip(reactions, 16)),
             state,
         )
-    console.print(table)
-    console.print(f"{len(posts)} post(s)")
+    console().print(table)
+    console().print(f"{len(posts)} post(s)")
 
 
 def _clip(text: str, limit: int) -> str:
@@ -89,6 +95,11 @@ def cmd_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for other tools.")] = False,
 ) -> None:
     """Show one post: text, metadata, where it was seen, and its duplicates."""
+    from rich.text import Text
+
+    from pipeline.posts import get_post, iso_utc
+    from pipeline.store.db import unit_of_work
+
     settings = settings_of(ctx)
 
     async def fetch() -> PostView:
@@ -99,7 +110,7 @@ def cmd_show(
     if as_json:
         print_json(post.to_json_detail())
         return
-    console.rule(f"post {post.id}")
+    console().rule(f"post {post.id}")
     facts = {
         "channel": post.channel,
         "date": iso_utc(post.date),
@@ -119,29 +130,29 @@ def cmd_show(
     }
     for name, value in facts.items():
         if value is not None:
-            console.print(Text.assemble((f"{name}: ", "bold"), str(value)))
-    console.print()
-    console.print(Text(post.text or "(no text)"))
-    console.print()
+            console().print(Text.assemble((f"{name}: ", "bold"), str(value)))
+    console().print()
+    console().print(Text(post.text or "(no text)"))
+    console().print()
     original = post.original
     if original.id != post.id:
         where = f" in {original.channel}" if original.channel else ""
-        console.print(
+        console().print(
             Text(f"first posted{where} on {iso_utc(original.date)} (#{original.id})"),
             style="bold",
         )
-    console.print("[bold]seen in:[/bold]")
+    console().print("[bold]seen in:[/bold]")
     for source in post.sources:
         message = f" message {source.message_id}" if source.message_id is not None else ""
         channel = f"{source.channel}, " if source.channel else ""
         version = f" [#{source.post_id}]" if source.post_id != post.id else ""
-        console.print(Text(f"  {channel}{source.file} ({source.format}){message}{version}"))
+        console().print(Text(f"  {channel}{source.file} ({source.format}){message}{version}"))
     if post.duplicates:
-        console.print("[bold]duplicates (kept for provenance, not listed):[/bold]")
+        console().print("[bold]duplicates (kept for provenance, not listed):[/bold]")
         for duplicate in post.duplicates:
             similarity = f" {duplicate.similarity:.2f}" if duplicate.similarity is not None else ""
             channel = f" in {duplicate.channel}" if duplicate.channel else ""
-            console.print(
+            console().print(
                 Text(
                     f"  #{duplicate.id}{channel} {duplicate.duplicate_reason}{similarity}: "
                     f"{duplicate.title}"

@@ -9,24 +9,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.common import open_store, print_json, print_line, print_table, run, settings_of
-from config.settings import Settings
 from pipeline.errors import UsageError
-from pipeline.publish import queue as queue_lib
-from pipeline.publish.queue import PublicationView
-from pipeline.publish.targets import (
-    TargetView,
-    find_target,
-    list_targets,
-    parse_chat,
-    record_target,
-)
 from pipeline.publish.when import describe_local, parse_when
-from pipeline.store.db import unit_of_work
-from pipeline.store.models import Publication, PublicationState
-from pipeline.store.types import now_utc
+from pipeline.store.enums import PublicationState
 
 if TYPE_CHECKING:
     from bot.delivery import Tally
+    from config.settings import Settings
+    from pipeline.publish.queue import PublicationView
+    from pipeline.publish.targets import TargetView
+    from pipeline.store.models import Publication
 
 channels_app = typer.Typer(
     help="The channels and groups tgpipe publishes to.", no_args_is_help=True
@@ -50,6 +42,8 @@ def cmd_channels_add(
     """Check with Telegram that the bot may post to CHAT, and make it a publishing target."""
     from bot.app import create_bot  # aiogram only for the commands that talk to Telegram
     from bot.targets import check_chat
+    from pipeline.publish.targets import record_target
+    from pipeline.store.db import unit_of_work
 
     settings = settings_of(ctx)
 
@@ -72,6 +66,10 @@ def cmd_channels_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for other tools.")] = False,
 ) -> None:
     """List the publishing targets, with what is scheduled for each."""
+    # The store (SQLAlchemy) is imported in the commands: start-up stays under 1 s.
+    from pipeline.publish.targets import list_targets
+    from pipeline.store.db import unit_of_work
+
     settings = settings_of(ctx)
 
     async def fetch() -> list[TargetView]:
@@ -95,6 +93,8 @@ def cmd_channels_list(
 
 
 def _when(value: str, settings: Settings) -> datetime:
+    from pipeline.store.types import now_utc
+
     return parse_when(value, tz=settings.tz, now=now_utc())
 
 
@@ -109,6 +109,10 @@ def cmd_schedule(
     silent: Annotated[bool, typer.Option("--silent", help="Send without notification.")] = False,
 ) -> None:
     """Schedule a stored post for a chat."""
+    from pipeline.publish import queue as queue_lib
+    from pipeline.publish.targets import find_target
+    from pipeline.store.db import unit_of_work
+
     settings = settings_of(ctx)
     due = _when(at, settings)
 
@@ -146,6 +150,10 @@ def cmd_forward(
     silent: Annotated[bool, typer.Option("--silent", help="Send without notification.")] = False,
 ) -> None:
     """Schedule a forward (or copy) of existing messages to a chat."""
+    from pipeline.publish import queue as queue_lib
+    from pipeline.publish.targets import find_target, parse_chat
+    from pipeline.store.db import unit_of_work
+
     settings = settings_of(ctx)
     due = _when(at, settings)
     source = str(parse_chat(from_chat))
@@ -181,6 +189,10 @@ def cmd_queue(
     ] = False,
 ) -> None:
     """Show the queue: what is scheduled, being sent, or needs a decision (unknown)."""
+    from pipeline.publish import queue as queue_lib
+    from pipeline.publish.targets import find_target
+    from pipeline.store.db import unit_of_work
+
     settings = settings_of(ctx)
 
     async def fetch() -> list[PublicationView]:
@@ -221,6 +233,9 @@ def cmd_cancel(
     publication_id: Annotated[int, typer.Argument(metavar="PUB_ID", help="The publication.")],
 ) -> None:
     """Cancel a scheduled publication."""
+    from pipeline.publish import queue as queue_lib
+    from pipeline.store.db import unit_of_work
+
     settings = settings_of(ctx)
 
     async def go() -> None:
@@ -237,6 +252,9 @@ def cmd_reschedule(
     at: Annotated[str, typer.Option("--at", metavar="WHEN", help=WHEN_HELP)],
 ) -> None:
     """Move a publication to another time (a failed or missed one is planned again)."""
+    from pipeline.publish import queue as queue_lib
+    from pipeline.store.db import unit_of_work
+
     settings = settings_of(ctx)
     due = _when(at, settings)
 
@@ -257,6 +275,9 @@ def cmd_resolve(
     """Settle a publication whose delivery is unknown (tgpipe stopped while sending it)."""
     if sent == resend:
         raise UsageError("resolve: give exactly one of --sent or --resend")
+    from pipeline.publish import queue as queue_lib
+    from pipeline.store.db import unit_of_work
+
     settings = settings_of(ctx)
 
     async def go() -> None:

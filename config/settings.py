@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from pipeline.dedup.similarity import DEFAULT_THRESHOLD, VETO_FROM
+from pipeline.dedup.threshold import DEFAULT_THRESHOLD, VETO_FROM
 from pipeline.publish.policy import Limits, Policy
 
 DEFAULT_API_BASE = "https://api.telegram.org"

@@ -23,14 +23,8 @@ from difflib import SequenceMatcher
 import numpy as np
 
 from pipeline.dedup.signature import SHINGLE, Hashes, ordered_shingles
-
-# From this similarity on, two posts are the same content (TGPIPE_DEDUP_THRESHOLD's default):
-# on the labelled set of bench/dedup_bench.py it keeps precision above 0.99 with the best
-# recall.
-DEFAULT_THRESHOLD = 0.6
-# Thresholds below this are refused (settings): a similarity lower than this says nothing
-# about being the same content, and the number veto is only checked from here on.
-VETO_FROM = 0.3
+from pipeline.dedup.threshold import DEFAULT_THRESHOLD as DEFAULT_THRESHOLD  # re-exported
+from pipeline.dedup.threshold import VETO_FROM
 
 # Month names count as numbers: "digest for November" and "for December" are two posts.
 _MONTH_STEMS = {

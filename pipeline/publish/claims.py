@@ -321,7 +321,9 @@ async def claim_due(
             used, oldest, last = minute.get(chat, (0, None, None))
             # An album bigger than a budget still goes once the budget is whole again.
             if used + min(size, limits.per_chat_per_minute) > limits.per_chat_per_minute:
-                retry_at = _earliest(retry_at, oldest + MINUTE - LEAD if oldest else None)
+                # Not claimed ahead: 20 a minute leaves no budget to keep busy, and the
+                # minute's oldest message must have left the window when it is looked at.
+                retry_at = _earliest(retry_at, oldest + MINUTE if oldest else None)
                 continue
             start = max(now, _aware(ready))
             if last is not None and last + limits.spacing > start:

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import migrations
 from pipeline.errors import StoreError
+from pipeline.store.revision import cannot_open
+from pipeline.store.revision import describe as describe  # re-exported
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ async def current_revision_checked(engine: AsyncEngine) -> str | None:
     try:
         return await current_revision(engine)
     except (OSError, DBAPIError) as exc:
-        raise StoreError(f"cannot open the database {describe(engine)}: {_reason(exc)}") from None
+        raise cannot_open(engine, exc) from None
 
 
 async def upgrade(engine: AsyncEngine, target: str = "head") -> None:
@@ -99,14 +101,3 @@ async def ensure_current(engine: AsyncEngine, *, auto_upgrade: bool) -> None:
         )
     log.info("upgrading %s from %s to %s", describe(engine), current or "empty", head)
     await upgrade(engine)
-
-
-def describe(engine: AsyncEngine) -> str:
-    """The engine's URL as it may be shown to a user (no password)."""
-    return engine.url.render_as_string(hide_password=True)
-
-
-def _reason(exc: BaseException) -> str:
-    original = getattr(exc, "orig", None) or exc
-    text = str(original).strip().splitlines()
-    return text[0] if text else type(original).__name__

@@ -27,6 +27,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# The enums live apart so that the command line has them without the ORM; re-exported here.
+from pipeline.store.enums import AutopostPolicy as AutopostPolicy
+from pipeline.store.enums import DuplicateReason as DuplicateReason
+from pipeline.store.enums import ImportStatus as ImportStatus
+from pipeline.store.enums import PostStatus as PostStatus
+from pipeline.store.enums import PublicationMode as PublicationMode
+from pipeline.store.enums import PublicationState as PublicationState
 from pipeline.store.types import UTCDateTime, now_utc
 
 # Deterministic constraint names, so migrations can name what they alter on both backends.
@@ -60,50 +67,6 @@ def _enum(cls: type[enum.Enum], name: str) -> Enum:
         values_callable=lambda members: [member.value for member in members],
         validate_strings=True,
     )
-
-
-class PostStatus(enum.StrEnum):
-    DRAFT = "draft"
-    QUEUED = "queued"
-    PUBLISHED = "published"
-    ARCHIVED = "archived"
-
-
-class DuplicateReason(enum.StrEnum):
-    SAME_SOURCE = "same_source"
-    SAME_CONTENT = "same_content"
-    NEAR_DUPLICATE = "near_duplicate"
-
-
-class PublicationMode(enum.StrEnum):
-    COPY = "copy"  # copyMessage of the post's published original
-    FORWARD = "forward"  # forwardMessage of an existing message
-    SEND = "send"  # send the stored post's content
-
-
-class PublicationState(enum.StrEnum):
-    SCHEDULED = "scheduled"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    UNKNOWN = "unknown"  # was 'sending' when a process died: maybe delivered, never resent
-    MISSED = "missed"  # fell due while nothing was running, longer ago than the grace period
-
-
-class AutopostPolicy(enum.StrEnum):
-    """Which draft an autopost firing takes."""
-
-    OLDEST = "oldest"
-    NEWEST = "newest"
-    RANDOM = "random"
-    TOP = "top"  # most reactions
-
-
-class ImportStatus(enum.StrEnum):
-    RUNNING = "running"
-    DONE = "done"
-    FAILED = "failed"
 
 
 class Channel(Base):

@@ -9,7 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from pipeline.store import migrate
+from pipeline.store import migrate, revision
 from pipeline.store.db import create_engine
 from pipeline.store.models import Base
 
@@ -39,6 +39,23 @@ async def test_upgrade_downgrade_upgrade(database_url: str) -> None:
 
         await migrate.upgrade(engine)
         assert await migrate.current_revision(engine) == migrate.head_revision()
+    finally:
+        await engine.dispose()
+
+
+def test_head_is_known_without_alembic() -> None:
+    # Adding a revision: set pipeline.store.revision.HEAD to it.
+    assert migrate.head_revision() == revision.HEAD
+
+
+async def test_is_at_head_only_at_head(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        assert not await revision.is_at_head(engine)  # empty: no version table
+        await migrate.upgrade(engine, "0002")
+        assert not await revision.is_at_head(engine)
+        await migrate.upgrade(engine)
+        assert await revision.is_at_head(engine)
     finally:
         await engine.dispose()
 

@@ -157,9 +157,12 @@ async def test_an_album_counts_its_items(session_factory: SessionFactory) -> Non
     now += timedelta(seconds=2)
     taken = await claim(session_factory, now)
     await send_all(session_factory, taken, now)
-    # 20 items sent in this minute: the third album waits for the window.
-    assert await claim(session_factory, now + timedelta(seconds=30)) == []
-    assert len(await claim(session_factory, T0 + timedelta(seconds=60, milliseconds=1))) == 1
+    # 20 items sent in this minute: the third album waits for the window, and the claim
+    # says until when: the moment the first album leaves it.
+    held = await batch_at(session_factory, now + timedelta(seconds=30))
+    assert held.claims == []
+    assert held.retry_at == T0 + timedelta(seconds=60)
+    assert len(await claim(session_factory, held.retry_at)) == 1
 
 
 async def test_claims_from_two_processes_never_share_a_publication(
