@@ -62,7 +62,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
 
 from pipeline.dedup.cluster import IN_CHUNK, Node, find_candidates, load_nodes
-from pipeline.dedup.features import compute
+from pipeline.dedup.features import compute, words_of
 from pipeline.dedup.index import rebuild
 from pipeline.dedup.similarity import DEFAULT_THRESHOLD, Text, numbers, numbers_agree, similarity
 from pipeline.dedup.text import is_comparable, tokens
@@ -852,10 +852,11 @@ async def check_only(factory: SessionFactory, queries: list[Query], threshold: f
         await session.rollback()
     found = merged = 0
     for query, f, near in zip(queries, features, candidates, strict=True):
-        text = Text(f.words)
+        words = words_of(query.text, f.content_hash)
+        text = Text(words)
         matched = any(
             (f.content_hash is not None and f.content_hash == nodes[i].content_hash)
-            or (f.words and nodes[i].words and similarity(text, nodes[i].text) >= threshold)
+            or (words and nodes[i].words and similarity(text, nodes[i].text) >= threshold)
             for i in near
             if i in nodes
         )

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pipeline.dedup.features import is_text_hash
+from pipeline.dedup.features import is_text_hash, words_of
 from pipeline.dedup.signature import exact_key, lsh_keys
 from pipeline.dedup.similarity import Text, similarity
 from pipeline.dedup.text import tokens
@@ -97,7 +97,9 @@ class Node:
     has_ids: bool  # False for posts from formats without message ids (text copies)
     content_hash: str | None
     keys: tuple[int, ...] | None  # None: not computed yet (only needed to find neighbours)
-    words: tuple[str, ...]  # () for posts compared only by media bytes
+    words: tuple[str, ...] | None  # () for posts compared only by media bytes; None: not
+    # computed yet (from ``body``, when the post first meets a candidate)
+    body: str = ""
     duplicate_of: int | None = None
     reason: DuplicateReason | None = None
     similarity: float | None = None
@@ -109,9 +111,15 @@ class Node:
             self.stored = self.state  # as read from the store, or as just written to it
 
     @property
+    def compared_words(self) -> tuple[str, ...]:
+        if self.words is None:
+            self.words = words_of(self.body, self.content_hash)
+        return self.words
+
+    @property
     def text(self) -> Text:
         if self._text is None:
-            self._text = Text(self.words)
+            self._text = Text(self.compared_words)
         return self._text
 
     @property
@@ -228,7 +236,7 @@ class Clusterer:
     def _score(self, a: Node, b: Node) -> float:
         if a.content_hash is not None and a.content_hash == b.content_hash:
             return 1.0
-        if not a.words or not b.words:
+        if not a.compared_words or not b.compared_words:
             return 0.0
         return similarity(a.text, b.text)
 
@@ -374,8 +382,9 @@ async def load_nodes(session: AsyncSession, ids: Sequence[int]) -> list[Node]:
 def _compute_keys(nodes: Sequence[Node]) -> None:
     """A stored post's keys follow from its text: recomputing them (only for the posts whose
     neighbours are needed) is cheaper than reading post_keys, whose index is by key."""
-    with_words = [node for node in nodes if node.words]
-    for node, keys in zip(with_words, lsh_keys([node.words for node in with_words]), strict=True):
+    with_words = [node for node in nodes if node.compared_words]
+    words = [node.compared_words for node in with_words]
+    for node, keys in zip(with_words, lsh_keys(words), strict=True):
         node.keys = tuple(keys)
     for node in nodes:
         if node.keys is None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline import pickling
 from pipeline.dedup.signature import exact_key, lsh_keys
 from pipeline.dedup.text import content_hash, is_comparable, tokens
 
@@ -27,14 +28,20 @@ _WHOLE_FILE = 64 * 1024 * 1024
 _PART = 8 * 1024 * 1024
 
 
+@pickling.by_fields
 @dataclass(slots=True, frozen=True)
 class Features:
-    words: tuple[str, ...]  # the comparable words; () when the text is too short to compare
+    """What the writer needs of a post to store and place it. The comparable words
+    themselves are not kept: they are most of a parsed post's size, so carrying them from
+    the parser process cost more than recomputing them (``words_of``) for the few posts that
+    meet a candidate."""
+
+    word_count: int  # comparable words; 0 when the text is too short to compare
     content_hash: str | None  # None: this post merges with no other by content
     keys: tuple[int, ...]  # its rows in post_keys
 
 
-NONE = Features((), None, ())
+NONE = Features(0, None, ())
 
 
 def media_content_hash(media_hashes: Sequence[str], words: Sequence[str]) -> str:
@@ -48,6 +55,12 @@ def is_text_hash(content_hash: str | None) -> bool:
     return content_hash is not None and not content_hash.startswith("m")
 
 
+def words_of(text: str, content_hash: str | None) -> tuple[str, ...]:
+    """The words a post with this text and content hash is compared by; () for a post
+    compared only by its media files or not at all."""
+    return tuple(tokens(text)) if is_text_hash(content_hash) else ()
+
+
 def compute(texts: Sequence[str], media_hashes: Sequence[Sequence[str]] = ()) -> list[Features]:
     """Features of many posts at once (one vectorised pass: far cheaper than one by one).
 
@@ -59,11 +72,11 @@ def compute(texts: Sequence[str], media_hashes: Sequence[Sequence[str]] = ()) ->
     result = [NONE] * len(texts)
     for index, row in zip(comparable, keys, strict=True):
         w = words[index]
-        result[index] = Features(tuple(w), content_hash(w), tuple(row))
+        result[index] = Features(len(w), content_hash(w), tuple(row))
     for index, hashes in enumerate(media_hashes):
         if hashes and result[index] is NONE:
             digest = media_content_hash(hashes, words[index])
-            result[index] = Features((), digest, (exact_key(digest),))
+            result[index] = Features(0, digest, (exact_key(digest),))
     return result
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pipeline.pickling import by_fields
+
 if TYPE_CHECKING:
     from pipeline.dedup.features import Features
 
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
 FORMATS = ("desktop-json", "desktop-html", "text", "web-html", "article")
 
 
+@by_fields
 @dataclass(slots=True, frozen=True)
 class Entity:
     """One formatting span, shaped like Bot API ``MessageEntity`` (offsets in UTF-16 units)."""
@@ -46,6 +49,7 @@ class Entity:
         return data
 
 
+@by_fields
 @dataclass(slots=True, frozen=True)
 class Reaction:
     """A reaction count. ``key`` is the emoji itself, ``custom:<id>`` or ``paid``."""
@@ -54,6 +58,7 @@ class Reaction:
     count: int
 
 
+@by_fields
 @dataclass(slots=True)
 class MediaItem:
     """A media attachment as far as the export describes it."""
@@ -83,6 +88,7 @@ class MediaItem:
         return data
 
 
+@by_fields
 @dataclass(slots=True)
 class LinkPreview:
     """A link-preview block (site, title, description): link metadata, not part of the body."""
@@ -93,6 +99,7 @@ class LinkPreview:
     description: str | None = None
 
 
+@by_fields
 @dataclass(slots=True)
 class ChannelInfo:
     """The chat the following posts come from, with whatever the export says about it."""
@@ -104,6 +111,7 @@ class ChannelInfo:
     description: str | None = None
 
 
+@by_fields
 @dataclass(slots=True)
 class ParsedPost:
     """One post as read from an export, before deduplication."""
@@ -126,6 +134,7 @@ class ParsedPost:
     features: Features | None = None
 
 
+@by_fields
 @dataclass(slots=True)
 class Skipped:
     """A message that is not a post (service message, empty, unsupported), for the report."""
@@ -134,6 +143,7 @@ class Skipped:
     reason: str  # e.g. "service"
 
 
+@by_fields
 @dataclass(slots=True, frozen=True)
 class Note:
     """Something the admin should know about how the file was read (shown in the report),

@@ -168,7 +168,7 @@ def _version(
 def _parsed_version(post: ParsedPost) -> tuple[Any, ...]:
     return _version(
         edited=post.edited,
-        words=len(_features(post).words),
+        words=_features(post).word_count,
         entities=len(post.entities),
         media_files=sum(1 for item in post.media if item.file),
         preview=post.link_preview is not None,
@@ -330,7 +330,7 @@ class PostWriter:
         return Node(
             id=post_id,
             rank=rank_of(
-                words=len(features.words),
+                words=features.word_count,
                 entities=len(post.entities),
                 media=len(post.media),
                 reactions=sum(r.count for r in post.reactions),
@@ -344,7 +344,8 @@ class PostWriter:
             has_ids=self._channel_id is not None and message_id is not None,
             content_hash=features.content_hash,
             keys=features.keys,
-            words=features.words,
+            words=None,
+            body=post.text,
         )
 
     def _key(self, item: _Pending) -> object:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from pipeline.dedup.features import (
     file_hash,
     is_text_hash,
     media_content_hash,
+    words_of,
 )
 from pipeline.dedup.signature import exact_key, lsh_keys
 from pipeline.dedup.text import content_hash, tokens
@@ -56,7 +58,7 @@ SHORT = [
 
 @pytest.mark.parametrize("source", SHORT)
 def test_short_text_has_no_features(source: str) -> None:
-    assert compute_one(source) == Features((), None, ())
+    assert compute_one(source) == Features(0, None, ())
     assert compute_one(source) is NONE
 
 
@@ -64,7 +66,8 @@ def test_short_text_has_no_features(source: str) -> None:
 def test_comparable_text_features(source: str) -> None:
     words = tokens(source)
     found = compute_one(source)
-    assert found.words == tuple(words)
+    assert found.word_count == len(words)
+    assert words_of(source, found.content_hash) == tuple(words)
     assert found.content_hash == content_hash(words)
     assert found.keys == tuple(lsh_keys([words])[0])
     assert len(found.keys) >= 10
@@ -122,7 +125,8 @@ def test_short_text_without_media_files_has_no_features() -> None:
 @pytest.mark.parametrize("caption", ["", "👍", ".", "Photo of the day", "今日图片"])
 def test_media_only_post_is_keyed_by_its_files(caption: str) -> None:
     found = compute_one(caption, ["h1", "h2"])
-    assert found.words == ()
+    assert found.word_count == 0
+    assert words_of(caption, found.content_hash) == ()
     assert found.content_hash == media_content_hash(["h1", "h2"], tokens(caption))
     assert not is_text_hash(found.content_hash)
     assert found.keys == (exact_key(found.content_hash),)  # one exact key, no LSH keys
@@ -308,3 +312,13 @@ def test_real_export_batch_equals_one_by_one(exports_dir: Path, name: str) -> No
     comparable = [f for f in batch if f.content_hash is not None]
     assert len(comparable) > len(batch) // 2  # most posts of these channels have text
     assert all(len(f.keys) >= 10 for f in comparable)
+
+
+def test_features_survive_the_parser_process_pipe() -> None:
+    post = ParsedPost(message_id=7, text=ENGLISH, media=[MediaItem("photo", file="a.jpg")])
+    attach([post], None)
+    copy = pickle.loads(pickle.dumps(post))
+    assert copy == post
+    assert copy.features == compute_one(ENGLISH)
+    assert copy.features is not None
+    assert copy.features.word_count == len(tokens(ENGLISH))
