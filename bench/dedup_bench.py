@@ -61,7 +61,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
 
-from pipeline.dedup.cluster import IN_CHUNK, Node, find_candidates, load_nodes
+from pipeline.dedup.cluster import Node, find_candidates, load_nodes
 from pipeline.dedup.features import compute, words_of
 from pipeline.dedup.index import rebuild
 from pipeline.dedup.similarity import DEFAULT_THRESHOLD, Text, numbers, numbers_agree, similarity
@@ -846,9 +846,8 @@ async def check_only(factory: SessionFactory, queries: list[Query], threshold: f
         candidates = await find_candidates(session, [(None, f.keys) for f in features])
         wanted = sorted(set().union(*candidates))
         nodes: dict[int, Node] = {}
-        for start in range(0, len(wanted), IN_CHUNK):
-            for node in await load_nodes(session, wanted[start : start + IN_CHUNK]):
-                nodes[node.id] = node
+        for node in await load_nodes(session, wanted):
+            nodes[node.id] = node
         await session.rollback()
     found = merged = 0
     for query, f, near in zip(queries, features, candidates, strict=True):

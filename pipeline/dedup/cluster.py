@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import json
 import logging
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import TextClause, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pipeline.dedup.features import is_text_hash, words_of
@@ -35,14 +35,11 @@ from pipeline.store.models import (
     ChannelMessage,
     DuplicateReason,
     Post,
-    PostKey,
     ReactionCount,
 )
+from pipeline.store.values import among, dialect_name
 
 log = logging.getLogger(__name__)
-
-# Parameters per statement: below SQLite's and asyncpg's limits with room to spare.
-IN_CHUNK = 5000
 
 
 @dataclass(slots=True, frozen=True, order=True)
@@ -164,11 +161,6 @@ class _Pending:
         return self.node.rank > other.node.rank
 
 
-def _chunks(items: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 class Clusterer:
     """Settles the clusters around posts that were just added or changed, in one session."""
 
@@ -262,16 +254,18 @@ class Clusterer:
                         self._neighbours[other_id][i] = score
 
     async def _members_of(self, ids: set[int]) -> set[int]:
-        members: set[int] = set()
-        for chunk in _chunks(sorted(ids)):
-            rows = await self._session.scalars(select(Post.id).where(Post.duplicate_of.in_(chunk)))
-            members.update(rows)
-        return members
+        if not ids:
+            return set()
+        dialect = dialect_name(self._session)
+        rows = await self._session.scalars(
+            select(Post.id).where(among(Post.duplicate_of, ids, dialect))
+        )
+        return set(rows)
 
     async def _load(self, ids: Iterable[int]) -> None:
         missing = sorted(i for i in ids if i not in self._nodes)
-        for chunk in _chunks(missing):
-            for node in await load_nodes(self._session, chunk):
+        if missing:
+            for node in await load_nodes(self._session, missing):
                 self._nodes[node.id] = node
 
     async def _write(self, changes: list[Change]) -> None:
@@ -299,21 +293,38 @@ async def find_candidates(
     they were stored in, and the clusters with it. Stores of real channels average well
     under one candidate per post (bench/dedup_bench.py); a post repeated many times is cheap
     (equal content hashes need no shingles); a huge family of template posts is slow."""
-    by_key: dict[int, list[int]] = defaultdict(list)
-    keys = sorted({key for _, post_keys in posts for key in post_keys})
-    for chunk in _chunks(keys):
-        rows = await session.execute(
-            select(PostKey.key, PostKey.post_id).where(PostKey.key.in_(chunk))
-        )
-        for key, stored_id in rows:
-            by_key[key].append(stored_id)
-    result = []
-    for post_id, post_keys in posts:
-        found = {other for key in post_keys for other in by_key.get(key, ())}
-        if post_id is not None:
-            found.discard(post_id)
-        result.append(found)
+    result: list[set[int]] = [set() for _ in posts]
+    pairs = [
+        (key, position, post_id) for position, (post_id, keys) in enumerate(posts) for key in keys
+    ]
+    if pairs:
+        for position, stored_id in await session.execute(*_sharing(pairs, dialect_name(session))):
+            result[position].add(stored_id)
     return result
+
+
+def _sharing(
+    pairs: list[tuple[int, int, int | None]], dialect: str
+) -> tuple[TextClause, dict[str, Any]]:
+    """(position, stored post id) for every stored post sharing the key of a (key, position,
+    post id) triple, other than that post itself. The post's own keys are in the index (a
+    batch is keyed before it is clustered): leaving them out in the database spares fetching
+    a row per key only to drop it."""
+    if dialect == "postgresql":
+        keys, positions, owners = zip(*pairs, strict=True)
+        statement = text(
+            "SELECT q.position, pk.post_id FROM unnest(CAST(:keys AS integer[]), "
+            "CAST(:positions AS integer[]), CAST(:owners AS bigint[])) AS q(key, position, owner) "
+            "JOIN post_keys AS pk ON pk.key = q.key WHERE pk.post_id IS DISTINCT FROM q.owner"
+        )
+        return statement, {"keys": keys, "positions": positions, "owners": owners}
+    # CROSS JOIN: SQLite keeps the given order, the list outside and the index probed.
+    statement = text(
+        "SELECT json_extract(q.value, '$[1]'), pk.post_id FROM json_each(:pairs) AS q "
+        "CROSS JOIN post_keys AS pk ON pk.key = json_extract(q.value, '$[0]') "
+        "WHERE pk.post_id IS NOT json_extract(q.value, '$[2]')"
+    )
+    return statement, {"pairs": json.dumps(pairs)}
 
 
 async def load_nodes(session: AsyncSession, ids: Sequence[int]) -> list[Node]:
@@ -347,7 +358,7 @@ async def load_nodes(session: AsyncSession, ids: Sequence[int]) -> list[Node]:
             Channel.title,
         )
         .outerjoin(Channel, Channel.id == Post.channel_id)
-        .where(Post.id.in_(ids))
+        .where(among(Post.id, ids, dialect_name(session)))
     )
     found = rows.all()
     texts = [tuple(tokens(row.text)) if is_text_hash(row.content_hash) else () for row in found]

@@ -11,7 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import pickle
+import queue
+import threading
 from collections.abc import AsyncGenerator, Generator
+from contextlib import suppress
 from itertools import islice
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -26,26 +30,54 @@ log = logging.getLogger(__name__)
 # Below this size a worker process costs more to start than it saves.
 PROCESS_THRESHOLD_BYTES = 16 * 1024 * 1024
 EVENTS_PER_MESSAGE = 2000
+# Slices the parser may have ready before the writer takes them: bounds the memory held.
+_AHEAD = 2
 _END = "end"
 
 
 def _work(format: str, path: str, options: ParseOptions, sender: Connection) -> None:
     """The worker: parse, send slices of events, then the end mark or the error."""
+    outbox = _Outbox(sender)
     events = parser_for(format).parse(Path(path), options)
     try:
         while batch := list(islice(events, EVENTS_PER_MESSAGE)):
             _attach_features(batch, Path(path).parent)
-            sender.send(batch)
+            outbox.put(batch)
+        outbox.put(_END)
     except ParseError as exc:
-        sender.send(exc)
-        return
+        outbox.put(exc)
     except (RecursionError, MemoryError, UnicodeError, ValueError) as exc:
-        sender.send(ParseError(path, None, f"unreadable input ({type(exc).__name__}: {exc})"))
-        return
+        outbox.put(ParseError(path, None, f"unreadable input ({type(exc).__name__}: {exc})"))
     finally:
         if isinstance(events, Generator):
             events.close()
-    sender.send(_END)
+        outbox.close()
+
+
+class _Outbox:
+    """Sends from a thread of its own: a pipe holds far less than one slice, so sending
+    directly would stop the parser until the writer asks for the next slice, and the two
+    processes would take turns instead of working side by side."""
+
+    def __init__(self, sender: Connection) -> None:
+        self._sender = sender
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_AHEAD)
+        self._thread = threading.Thread(target=self._run, name="tgpipe-parser-send")
+        self._thread.start()
+
+    def put(self, message: list[Event] | ParseError | str) -> None:
+        self._queue.put(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        while (blob := self._queue.get()) is not None:
+            try:
+                self._sender.send_bytes(blob)
+            except OSError:
+                return  # the writer has gone (it stopped reading): nothing more to send
 
 
 def _attach_features(batch: list[Event], base: Path) -> None:
@@ -60,31 +92,38 @@ def _attach_features(batch: list[Event], base: Path) -> None:
 
 def _receive(receiver: Connection, path: Path) -> list[Event] | ParseError | str:
     try:
-        message: list[Event] | ParseError | str = receiver.recv()
+        blob = receiver.recv_bytes()
     except EOFError:
         return ParseError(str(path), None, "the parser process stopped unexpectedly")
+    message: list[Event] | ParseError | str = pickle.loads(blob)
     return message
 
 
 async def parse_in_process(
     format: str, path: Path, options: ParseOptions
 ) -> AsyncGenerator[list[Event], None]:
-    """Slices of the events of ``path``, parsed by a worker process."""
+    """Slices of the events of ``path``, parsed by a worker process; the next slice is
+    received while the caller writes this one."""
     context = multiprocessing.get_context("spawn")  # fork is unsafe beside the loop's threads
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=_work, args=(format, str(path), options, sender), daemon=True)
     process.start()
     sender.close()
+    pending = asyncio.ensure_future(asyncio.to_thread(_receive, receiver, path))
     try:
         while True:
-            message = await asyncio.to_thread(_receive, receiver, path)
+            message = await pending
             if isinstance(message, ParseError):
                 raise message
             if isinstance(message, str):
                 return
+            pending = asyncio.ensure_future(asyncio.to_thread(_receive, receiver, path))
             yield message
     finally:
-        receiver.close()
         if process.is_alive():
             process.terminate()
+        # The receiving thread must be done with the pipe before it is closed.
+        with suppress(Exception):
+            await pending
+        receiver.close()
         await asyncio.to_thread(process.join, 10)

@@ -44,6 +44,7 @@ from pipeline.store.models import (
     ReactionSnapshot,
 )
 from pipeline.store.types import now_utc
+from pipeline.store.values import among, dialect_name
 
 BATCH_SIZE = 2000
 
@@ -362,7 +363,7 @@ class PostWriter:
             rows = await self._session.execute(
                 select(ChannelMessage.message_id, ChannelMessage.post_id).where(
                     ChannelMessage.channel_id == self._channel_id,
-                    ChannelMessage.message_id.in_(ids),
+                    among(ChannelMessage.message_id, ids, dialect_name(self._session)),
                 )
             )
             found.update({("id", message_id): post_id for message_id, post_id in rows})
@@ -498,7 +499,9 @@ class PostWriter:
         if not fresh:
             rows = await self._session.execute(
                 select(PostSource.post_id, PostSource.fingerprint).where(
-                    PostSource.post_id.in_({post_id for _, post_id in items}),
+                    among(
+                        PostSource.post_id, {pid for _, pid in items}, dialect_name(self._session)
+                    ),
                     PostSource.file == self._file,
                     PostSource.format == self._format,
                 )
@@ -529,7 +532,9 @@ class PostWriter:
             await self._session.execute(
                 update(PostSource)
                 .where(
-                    PostSource.post_id.in_({post_id for _, post_id in items}),
+                    among(
+                        PostSource.post_id, {pid for _, pid in items}, dialect_name(self._session)
+                    ),
                     PostSource.file == self._file,
                     PostSource.format == self._format,
                 )
@@ -594,7 +599,7 @@ class PostWriter:
                 Post.content_hash,
                 Post.views,
                 reactions.label("reactions"),
-            ).where(Post.id.in_(post_ids))
+            ).where(among(Post.id, post_ids, dialect_name(self._session)))
         )
         return {
             row.id: _Stored(

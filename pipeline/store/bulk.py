@@ -9,11 +9,13 @@ and drops the rest, which matters at hundreds of thousands of rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeEngine
 
 
 class BulkInsert:
@@ -28,22 +30,47 @@ class BulkInsert:
         index = {name: position for position, name in enumerate(columns)}
         self._take = [index[name] for name in order]
         self._processors: list[Callable[[Any], Any] | None] = [
-            table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order
+            _processor(table.c[name].type, dialect) for name in order
         ]
         self._sql = str(compiled)
         # Rows of plain values in statement order need no per-value work at all.
         self._as_is = self._take == list(range(len(columns))) and not any(self._processors)
 
     def params(self, rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
-        if self._as_is:
+        rows = list(rows)
+        if self._as_is or not rows:
             return [tuple(row) for row in rows]
-        pairs = list(zip(self._take, self._processors, strict=True))
-        return [
-            tuple(row[i] if p is None or row[i] is None else p(row[i]) for i, p in pairs)
-            for row in rows
+        # Column by column: only the values that need converting cost a Python call.
+        columns = list(zip(*rows, strict=True))
+        ordered = [
+            columns[i] if p is None else [None if v is None else p(v) for v in columns[i]]
+            for i, p in zip(self._take, self._processors, strict=True)
         ]
+        return list(zip(*ordered, strict=True))
 
     async def run(self, connection: AsyncConnection, rows: Iterable[Sequence[Any]]) -> None:
         params = self.params(rows)
         if params:
             await connection.exec_driver_sql(self._sql, params)
+
+
+def _processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
+    process = type_.dialect_impl(dialect).bind_processor(dialect)
+    return _repeating(process) if process and type_.python_type is datetime else process
+
+
+def _repeating(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``process``, remembering its last value: an import's rows share their times (when it
+    was seen, when it was written), and converting each again was a tenth of writing them.
+    (Only for datetimes, which are immutable: the same object gives the same result.)"""
+    last: list[Any] = [_NOTHING, None]
+
+    def remembered(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, process(value)
+        return last[1]
+
+    return remembered
+
+
+_NOTHING = object()
