@@ -89,8 +89,11 @@ def numbers_agree(a: Sequence[str], b: Sequence[str]) -> bool:
     the same digits (maybe grouped differently, "10 000" / "10000"), or the last number cut
     short where a text was truncated.
     """
-    if numbers(a) == numbers(b):
-        return True
+    return numbers(a) == numbers(b) or _aligned_numbers_agree(a, b)
+
+
+def _aligned_numbers_agree(a: Sequence[str], b: Sequence[str]) -> bool:
+    """:func:`numbers_agree` for texts whose numbers are known to differ somewhere."""
     matcher = SequenceMatcher(a=a, b=b, autojunk=False)
     for tag, a_start, a_end, b_start, b_end in matcher.get_opcodes():
         if tag != "replace":
@@ -137,6 +140,10 @@ def similarity(a: Text, b: Text) -> float:
         score = max(score, _jaccard(short.shingles, head))
     # The veto aligns the two texts word by word, the dearest step here: it only matters
     # for texts alike enough to be taken for one another.
-    if score >= VETO_FROM and a.numbers != b.numbers and not numbers_agree(a.words, b.words):
+    if (
+        score >= VETO_FROM
+        and a.numbers != b.numbers
+        and not _aligned_numbers_agree(a.words, b.words)
+    ):
         return 0.0
     return score
