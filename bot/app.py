@@ -96,6 +96,9 @@ async def run_bot(settings: Settings, *, handle_signals: bool = True) -> None:
                 await dispatcher.start_polling(
                     bot,
                     handle_signals=handle_signals,
+                    # The HTTP session must outlive polling: deliveries in flight at SIGTERM
+                    # still need their answers (it is closed below, after them).
+                    close_bot_session=False,
                     allowed_updates=dispatcher.resolve_used_update_types(),
                 )
             finally:

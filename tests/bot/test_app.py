@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +13,12 @@ import pytest
 
 from bot.app import run_bot
 from config.settings import Settings
-from tests.conftest import environment_without_settings, tgpipe_command
+from tests.conftest import (
+    environment_without_settings,
+    stderr_on_failure,
+    stop_child,
+    tgpipe_command,
+)
 from tests.fake_telegram.server import FakeTelegram
 from tests.fake_telegram.updates import channel_post, private_message
 from tests.seed import seed_store
@@ -147,16 +151,12 @@ def test_tgpipe_run_stops_cleanly_on_sigterm(
         stderr=subprocess.PIPE,
         text=True,
     )
-    try:
+    with stderr_on_failure(process):
         fake_telegram_thread.wait_for_sync("getUpdates", timeout=30)
         fake_telegram_thread.push_update(private_message("/help", user_id=ADMIN))
         (reply,) = fake_telegram_thread.wait_for_sync("sendMessage", timeout=10)
         assert "/posts" in reply.params["text"]
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=20)
-    finally:
-        if process.poll() is None:
-            process.kill()
+    stderr = stop_child(process, timeout=20)  # SIGTERM
     assert process.returncode == 0, stderr
     assert "tgpipe stopped" in stderr
     assert fake_telegram_thread.token not in stderr

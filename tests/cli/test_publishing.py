@@ -4,26 +4,39 @@ fake Bot API in a thread. Includes the crash tests: `tgpipe run` killed with SIG
 from __future__ import annotations
 
 import asyncio
+import glob
 import json
+import os
+import shutil
 import signal
+import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from pipeline.publish.targets import CheckedChat, record_target
 from pipeline.store import migrate
 from pipeline.store.db import create_engine, create_session_factory, unit_of_work
-from pipeline.store.models import Channel
+from pipeline.store.models import Channel, Publication
 from pipeline.store.types import now_utc
-from tests.conftest import environment_without_settings, tgpipe_command
+from tests.conftest import (
+    environment_without_settings,
+    stderr_on_failure,
+    stop_child,
+    tgpipe_command,
+)
+from tests.db import PG_URL_ENV
 from tests.fake_telegram.server import FakeTelegram
 from tests.fake_telegram.updates import channel_post
 from tests.publishing import add_post, plan, png
@@ -122,6 +135,14 @@ class Tgpipe:
 
 
 @pytest.fixture
+def database_url(migrated_database_url: str) -> str:
+    """Every store here starts at the newest revision (a copy of the session's template):
+    these tests are about publishing; creating and upgrading a store is tested in
+    tests/cli/test_main.py and tests/migrations/."""
+    return migrated_database_url
+
+
+@pytest.fixture
 def fake(fake_telegram_thread: FakeTelegram) -> FakeTelegram:
     fake_telegram_thread.add_chat(CHAT, type="channel", title="My Channel", username="mychannel")
     fake_telegram_thread.add_chat(SOURCE, type="channel", title="Source", username="sourcechan")
@@ -133,10 +154,7 @@ def fake(fake_telegram_thread: FakeTelegram) -> FakeTelegram:
 def tgpipe(tmp_path: Path, database_url: str, fake: FakeTelegram) -> Tgpipe:
     workdir = tmp_path / "work"
     workdir.mkdir()
-    cli = Tgpipe(workdir, database_url, fake)
-    if not database_url.startswith("sqlite"):
-        cli("db", "upgrade")
-    return cli
+    return Tgpipe(workdir, database_url, fake)
 
 
 def add_mychannel(database_url: str) -> None:
@@ -337,6 +355,23 @@ def _wait(condition: Any, timeout: float, what: str, context: Any = str) -> None
         time.sleep(0.02)
 
 
+def _states(database_url: str) -> Counter[str]:
+    """How many publications are in each state, read from the store directly: cheap enough to
+    poll while waiting (the tests then check what `tgpipe queue` says)."""
+
+    async def read() -> Counter[str]:
+        engine = create_engine(database_url)
+        try:
+            async with unit_of_work(create_session_factory(engine)) as session:
+                return Counter(
+                    str(state) for state in await session.scalars(select(Publication.state))
+                )
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
 @pytest.fixture
 def many_targets(tgpipe: Tgpipe, fake: FakeTelegram, database_url: str) -> list[int]:
     """Ten channels (targets), one post scheduled to each, due now; set up through the
@@ -364,41 +399,28 @@ def many_targets(tgpipe: Tgpipe, fake: FakeTelegram, database_url: str) -> list[
     return chats
 
 
-def _stop(process: subprocess.Popen[str]) -> str:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        _, stderr = process.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        _, stderr = process.communicate()
-    return stderr
-
-
 def test_kill_9_mid_queue_costs_at_most_one_unknown_never_a_duplicate(
-    tgpipe: Tgpipe, fake: FakeTelegram, many_targets: list[int]
+    tgpipe: Tgpipe, fake: FakeTelegram, many_targets: list[int], database_url: str
 ) -> None:
     # The first send is slow: Telegram takes it, but answers after the process is dead.
     fake.delay("sendMessage", 6.0, times=1)
     run = tgpipe.start("run", TGPIPE_LEASE_SECONDS="2")
-    try:
-        fake.wait_for_sync("sendMessage", count=10, timeout=30)
-        # Nine recorded as sent in the store, the slow one still in flight: now it dies.
-        _wait(
-            lambda: Counter(q["state"] for q in tgpipe.json("queue", "--all"))["sent"] == 9,
-            20,
-            "9 sent",
-        )
-        run.send_signal(signal.SIGKILL)
-        run.wait(10)
-    finally:
-        if run.poll() is None:
-            run.kill()
-        run.communicate()
+    with stderr_on_failure(run):
+        try:
+            fake.wait_for_sync("sendMessage", count=10, timeout=30)
+            # Nine recorded as sent in the store, the slow one still in flight: now it dies.
+            _wait(lambda: _states(database_url)["sent"] == 9, 20, "9 sent")
+            assert Counter(q["state"] for q in tgpipe.json("queue", "--all"))["sent"] == 9
+            run.send_signal(signal.SIGKILL)
+            run.wait(10)
+        finally:
+            if run.poll() is None:
+                run.kill()
+            stop_child(run)
     _wait(lambda: sum(len(fake.messages_in(c)) for c in many_targets) == 10, 10, "the slow one")
     # Restarted: the one in flight at the kill is unknown, told to the admins, never resent.
     again = tgpipe.start("run", TGPIPE_LEASE_SECONDS="2")
-    try:
+    with stderr_on_failure(again):
         _wait(
             lambda: any(
                 "unknown" in str(c.params.get("text"))
@@ -409,8 +431,7 @@ def test_kill_9_mid_queue_costs_at_most_one_unknown_never_a_duplicate(
             30,
             "the admins to be told",
         )
-    finally:
-        stderr = _stop(again)
+    stderr = stop_child(again)
     states = Counter(q["state"] for q in tgpipe.json("queue", "--all"))
     assert states == {"sent": 9, "unknown": 1}, stderr
     for chat in many_targets:
@@ -428,7 +449,7 @@ def test_run_picks_up_what_another_process_schedules(
     tgpipe("import", str(write_export(tmp_path / "export")))
     tgpipe("channels", "add", "@mychannel")
     run = tgpipe.start("run")
-    try:
+    with stderr_on_failure(run):
         fake.wait_for_sync("getUpdates", timeout=30)
         tgpipe("schedule", "1", "--to", "@mychannel", "--at", "now")
         scheduled = time.monotonic()
@@ -436,23 +457,43 @@ def test_run_picks_up_what_another_process_schedules(
         assert call.at - scheduled < 1.5  # polled at least twice a second
         tgpipe("schedule", "2", "--to", "@mychannel", "--at", "+3s")
         fake.wait_for_sync("sendMediaGroup", timeout=15)  # post 2 is the album
-    finally:
-        stderr = _stop(run)
+    stderr = stop_child(run)
     assert run.returncode == 0, stderr
-    assert [q["state"] for q in tgpipe.json("queue", "--all")] == ["sent", "sent"]
+    assert [q["state"] for q in tgpipe.json("queue", "--all")] == ["sent", "sent"], stderr
+
+
+def test_stopping_run_mid_send_records_the_send(
+    tgpipe: Tgpipe, fake: FakeTelegram, tmp_path: Path
+) -> None:
+    # SIGTERM while Telegram has not yet answered: the send must still be recorded as sent
+    # (aiogram closed the bot's HTTP session on stop, failing the request in flight).
+    tgpipe("import", str(write_export(tmp_path / "export")))
+    tgpipe("channels", "add", "@mychannel")
+    fake.delay("sendMessage", 1.5)
+    run = tgpipe.start("run")
+    with stderr_on_failure(run):
+        fake.wait_for_sync("getUpdates", timeout=30)
+        tgpipe("schedule", "1", "--to", "@mychannel", "--at", "now")
+        fake.wait_for_sync("sendMessage", timeout=10)
+    stderr = stop_child(run)
+    assert run.returncode == 0, stderr
+    assert [q["state"] for q in tgpipe.json("queue", "--all")] == ["sent"], stderr
+    assert len(fake.sent) == 1
 
 
 def test_two_runs_and_a_dispatch_deliver_each_publication_once(
-    tgpipe: Tgpipe, fake: FakeTelegram, many_targets: list[int]
+    tgpipe: Tgpipe, fake: FakeTelegram, many_targets: list[int], database_url: str
 ) -> None:
     runs = [tgpipe.start("run") for _ in range(2)]
-    try:
+    with stderr_on_failure(*runs):
         dispatch = tgpipe("dispatch", check=False)
         _wait(lambda: sum(len(fake.messages_in(c)) for c in many_targets) >= 10, 30, "all sent")
-        time.sleep(0.5)  # any duplicate would arrive now
-    finally:
-        for run in runs:
-            _stop(run)
+        # Every publication recorded as sent: none is left for a process to (re)send. Then both
+        # are stopped, and a stopped `tgpipe run` has finished whatever it was sending, so any
+        # duplicate has reached the fake before the messages are counted below.
+        _wait(lambda: _states(database_url) == {"sent": 10}, 30, "all recorded as sent")
+    for run in runs:
+        stop_child(run)
     assert dispatch.returncode == 0, dispatch.stderr
     # One token, two pollers: Telegram answers the second with 409 (aiogram retries); only
     # one of them gets the updates, both deliver.
@@ -463,83 +504,173 @@ def test_two_runs_and_a_dispatch_deliver_each_publication_once(
     assert Counter(q["state"] for q in tgpipe.json("queue", "--all")) == {"sent": 10}
 
 
-def _postgres_cluster(database_url: str) -> tuple[str, str]:
-    """(version, name) of the local cluster serving ``database_url``'s port."""
-    port = str(make_url(database_url).port or 5432)
-    listing = subprocess.run(
-        ["pg_lsclusters", "--no-header"], capture_output=True, text=True, check=True
-    ).stdout
-    for line in listing.splitlines():
-        version, name, cluster_port, *_ = line.split()
-        if cluster_port == port:
-            return version, name
-    raise AssertionError(f"no local PostgreSQL cluster on port {port}:\n{listing}")
+def _postgres_bindir() -> Path:
+    """The folder of the newest installed PostgreSQL server's programs (initdb, pg_ctl)."""
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+        key=lambda path: int(Path(path).parts[-3]) if Path(path).parts[-3].isdigit() else 0,
+    )
+    initdb = found[-1] if found else shutil.which("initdb")
+    if initdb is None:
+        raise AssertionError("no PostgreSQL server programs (initdb, pg_ctl) on this machine")
+    return Path(initdb).parent
 
 
-def _pg_ctl(cluster: tuple[str, str], action: str) -> None:
-    command = ["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, action]
-    if action == "stop":
-        command += ["-m", "fast"]  # as a crash or a failover would: connections cut
-    subprocess.run(command, check=True, capture_output=True, timeout=60)
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
-def test_postgresql_restarted_under_a_running_run_loses_nothing(
-    tgpipe: Tgpipe, fake: FakeTelegram, many_targets: list[int], database_url: str
-) -> None:
-    if database_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL only: SQLite has no server to restart")
-    cluster = _postgres_cluster(database_url)
+class PrivatePostgres:
+    """A PostgreSQL server of its own: initdb in a temporary folder, a free port on 127.0.0.1.
 
-    async def plan_more() -> None:  # due after the restart: claims must reconnect too
-        engine = create_engine(database_url)
-        factory = create_session_factory(engine)
+    For the test that stops and starts its server: the suite's server at
+    ``TGPIPE_TEST_DATABASE_URL`` keeps serving the other tests (and xdist workers) meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self.bindir = _postgres_bindir()
+        self.directory = Path(tempfile.mkdtemp(prefix="tgpipe-test-pg-"))
+        self.data = self.directory / "data"
+        self.log = self.directory / "server.log"
+        self.port = _free_port()
+        self.url = f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/tgpipe"
+        # The server refuses to run as root: as root, its files and processes are postgres's.
+        self._as_owner: list[str] = []
+        if os.geteuid() == 0:
+            shutil.chown(self.directory, "postgres", "postgres")
+            self._as_owner = ["runuser", "-u", "postgres", "--"]
+
+    def _pg(self, program: str, *args: str) -> None:
+        done = subprocess.run(
+            [*self._as_owner, str(self.bindir / program), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            log = self.log.read_text(errors="replace") if self.log.exists() else "(no log)"
+            raise AssertionError(
+                f"{program} {' '.join(args)}: exit {done.returncode}\n{done.stdout}{done.stderr}"
+                f"\nserver log:\n{log[-4000:]}"
+            )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
+        self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-o", options, "start")
+
+    def stop(self) -> None:
+        # -m fast: as a crash or a failover would, connections are cut.
+        self._pg("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "60", "stop")
+
+    @contextmanager
+    def running(self) -> Iterator[PrivatePostgres]:
+        """Initialised, started, with an empty database ``tgpipe``; removed afterwards."""
         try:
-            async with unit_of_work(factory) as session:
-                targets = (
-                    await session.scalars(
-                        select(Channel).where(Channel.chat_id.in_(many_targets[:5]))
-                    )
-                ).all()
-            for n, target in enumerate(targets):
-                post_id = await add_post(factory, f"After the restart, post {n} for its channel")
-                await plan(factory, post_id, target, now_utc() + timedelta(seconds=6))
-        finally:
-            await engine.dispose()
+            self._pg("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
+            self.start()
 
-    asyncio.run(plan_more())
-    # One answer is slow: it comes while the server is down, and must still be recorded.
-    fake.delay("sendMessage", 3.0, times=1)
-    run = tgpipe.start("run")
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(run.stderr.readline, "")))  # type: ignore[union-attr]
-    reader.start()
-    stopped = False
-    try:
-        fake.wait_for_sync("sendMessage", timeout=30)
-        _pg_ctl(cluster, "stop")
-        stopped = True
-        _wait(lambda: any("store unavailable" in line for line in lines), 30, "a lost store")
-        _pg_ctl(cluster, "start")
+            async def create() -> None:
+                admin = await asyncpg.connect(
+                    host="127.0.0.1", port=self.port, user="postgres", database="postgres"
+                )
+                try:
+                    await admin.execute("CREATE DATABASE tgpipe")
+                finally:
+                    await admin.close()
+
+            asyncio.run(create())
+            yield self
+        finally:
+            if (self.data / "postmaster.pid").exists():
+                self._pg("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+@pytest.mark.skipif(not os.environ.get(PG_URL_ENV), reason=f"PostgreSQL tests need {PG_URL_ENV}")
+class TestPostgresqlRestart:
+    @pytest.fixture
+    def server(self) -> Iterator[PrivatePostgres]:
+        with PrivatePostgres().running() as server:
+            yield server
+
+    @pytest.fixture
+    def database_url(self, server: PrivatePostgres) -> str:
+        """The store, migrated, on this test's own server (it is stopped and started)."""
+
+        async def upgrade() -> None:
+            engine = create_engine(server.url)
+            try:
+                await migrate.upgrade(engine)
+            finally:
+                await engine.dispose()
+
+        asyncio.run(upgrade())
+        return server.url
+
+    def test_postgresql_restarted_under_a_running_run_loses_nothing(
+        self,
+        tgpipe: Tgpipe,
+        fake: FakeTelegram,
+        many_targets: list[int],
+        database_url: str,
+        server: PrivatePostgres,
+    ) -> None:
+        async def plan_more() -> None:  # due after the restart: claims must reconnect too
+            engine = create_engine(database_url)
+            factory = create_session_factory(engine)
+            try:
+                async with unit_of_work(factory) as session:
+                    targets = (
+                        await session.scalars(
+                            select(Channel).where(Channel.chat_id.in_(many_targets[:5]))
+                        )
+                    ).all()
+                for n, target in enumerate(targets):
+                    post_id = await add_post(
+                        factory, f"After the restart, post {n} for its channel"
+                    )
+                    await plan(factory, post_id, target, now_utc() + timedelta(seconds=6))
+            finally:
+                await engine.dispose()
+
+        asyncio.run(plan_more())
+        # One answer is slow: it comes while the server is down, and must still be recorded.
+        fake.delay("sendMessage", 3.0, times=1)
+        run = tgpipe.start("run")
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(iter(run.stderr.readline, "")))  # type: ignore[union-attr]
+        reader.start()
         stopped = False
-        _wait(
-            lambda: sum(len(fake.messages_in(c)) for c in many_targets) == 15,
-            60,
-            "all 15",
-            lambda: "".join(lines),
-        )
-        _wait(
-            lambda: Counter(q["state"] for q in tgpipe.json("queue", "--all")) == {"sent": 15},
-            30,
-            "all recorded as sent",
-            lambda: "".join(lines) + tgpipe("queue", "--all").stdout,
-        )
-        assert run.poll() is None, "tgpipe run died with the database"
-    finally:
-        if stopped:
-            _pg_ctl(cluster, "start")
-        _stop(run)
-        reader.join(10)
-    assert run.returncode == 0, "".join(lines[-30:])
-    for chat in many_targets:  # nothing doubled: 10 chats, 5 of them twice
-        texts = [m["text"] for m in fake.messages_in(chat)]
-        assert len(texts) == len(set(texts))
+        try:
+            fake.wait_for_sync("sendMessage", timeout=30)
+            server.stop()
+            stopped = True
+            _wait(lambda: any("store unavailable" in line for line in lines), 30, "a lost store")
+            server.start()
+            stopped = False
+            _wait(
+                lambda: sum(len(fake.messages_in(c)) for c in many_targets) == 15,
+                60,
+                "all 15",
+                lambda: "".join(lines),
+            )
+            _wait(
+                lambda: _states(database_url) == {"sent": 15},
+                30,
+                "all recorded as sent",
+                lambda: "".join(lines) + tgpipe("queue", "--all").stdout,
+            )
+            assert Counter(q["state"] for q in tgpipe.json("queue", "--all")) == {"sent": 15}
+            assert run.poll() is None, "tgpipe run died with the database"
+        finally:
+            if stopped:
+                server.start()
+            stop_child(run)
+            reader.join(10)
+        assert run.returncode == 0, "".join(lines[-30:])
+        for chat in many_targets:  # nothing doubled: 10 chats, 5 of them twice
+            texts = [m["text"] for m in fake.messages_in(chat)]
+            assert len(texts) == len(set(texts))
