@@ -28,7 +28,7 @@ from pipeline.dedup.features import Features
 from pipeline.dedup.signature import KEY_SHINGLE, exact_key, lsh_keys
 from pipeline.dedup.similarity import DEFAULT_THRESHOLD
 from pipeline.dedup.text import tokens
-from pipeline.ingest.model import ChannelInfo, ParsedPost, Reaction
+from pipeline.ingest.model import ChannelInfo, ParsedPost, Reaction, entities_json
 from pipeline.ingest.report import FileReport
 from pipeline.store.bulk import BulkInsert
 from pipeline.store.models import (
@@ -67,10 +67,12 @@ class _Inserts:
     """The writer's bulk inserts, compiled once for the session's dialect."""
 
     def __init__(self, dialect: Dialect) -> None:
-        def bulk(model: type[Base], columns: tuple[str, ...]) -> BulkInsert:
-            return BulkInsert(cast(Table, model.__table__), columns, dialect)
+        def bulk(
+            model: type[Base], columns: tuple[str, ...], encoded: tuple[str, ...] = ()
+        ) -> BulkInsert:
+            return BulkInsert(cast(Table, model.__table__), columns, dialect, encoded)
 
-        self.posts = bulk(Post, _POST_COLUMNS)
+        self.posts = bulk(Post, _POST_COLUMNS, encoded=("entities",))
         self.sources = bulk(PostSource, _SOURCE_COLUMNS)
         self.identities = bulk(ChannelMessage, _IDENTITY_COLUMNS)
         self.reactions = bulk(ReactionCount, _REACTION_COLUMNS)
@@ -475,7 +477,7 @@ class PostWriter:
             post_id,
             self._channel_id,
             post.text,
-            [entity.to_dict() for entity in post.entities],
+            entities_json(post.entities),  # JSON text already (see _Inserts)
             self._media(post),
             {k: v for k, v in asdict(preview).items() if v is not None} if preview else None,
             post.title,

@@ -8,7 +8,7 @@ and drops the rest, which matters at hundreds of thousands of rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +21,15 @@ from sqlalchemy.types import TypeEngine
 class BulkInsert:
     """``INSERT INTO table (columns...)`` for many rows given as tuples in ``columns`` order."""
 
-    def __init__(self, table: Table, columns: Sequence[str], dialect: Dialect) -> None:
+    def __init__(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        dialect: Dialect,
+        encoded: Collection[str] = (),
+    ) -> None:
+        """``encoded``: columns whose values come already in the form the driver takes
+        (JSON text, say), which are passed on unconverted."""
         statement = insert(table).values({name: bindparam(name) for name in columns})
         compiled = statement.compile(dialect=dialect)
         order = compiled.positiontup
@@ -30,9 +38,13 @@ class BulkInsert:
         index = {name: position for position, name in enumerate(columns)}
         self._take = [index[name] for name in order]
         self._processors: list[Callable[[Any], Any] | None] = [
-            _processor(table.c[name].type, dialect) for name in order
+            None if name in encoded else _processor(table.c[name].type, dialect) for name in order
         ]
         self._sql = str(compiled)
+        self._table = table.name
+        self._order = list(order)
+        # PostgreSQL takes rows far faster through COPY than as one INSERT per row.
+        self._copy = dialect.name == "postgresql" and dialect.driver == "asyncpg"
         # Rows of plain values in statement order need no per-value work at all.
         self._as_is = self._take == list(range(len(columns))) and not any(self._processors)
 
@@ -50,8 +62,17 @@ class BulkInsert:
 
     async def run(self, connection: AsyncConnection, rows: Iterable[Sequence[Any]]) -> None:
         params = self.params(rows)
-        if params:
+        if not params:
+            return
+        if not self._copy:
             await connection.exec_driver_sql(self._sql, params)
+            return
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
+        if not driver.is_in_transaction():
+            # SQLAlchemy begins the transaction with its first statement; COPY must be in it.
+            await connection.exec_driver_sql("SELECT 1")
+        await driver.copy_records_to_table(self._table, columns=self._order, records=params)
 
 
 def _processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:

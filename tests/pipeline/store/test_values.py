@@ -1,16 +1,19 @@
-"""One parameter for many values (``pipeline.store.values.among``), on both backends."""
+"""Binding many values fast: ``pipeline.store.values.among``, bulk rows, SQLite times."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import cast
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Table, select
+from sqlalchemy.dialects import sqlite
 
 from pipeline.store.bulk import BulkInsert
 from pipeline.store.db import SessionFactory, unit_of_work
 from pipeline.store.models import Channel, Post, PostKey, ReactionSnapshot
+from pipeline.store.types import UTCDateTime
 from pipeline.store.values import among, dialect_name
 
 KEYS = [-(2**31), -7, 0, 1, 2**31 - 1]
@@ -65,3 +68,26 @@ async def test_bulk_insert_converts_each_time(session_factory: SessionFactory) -
     async with session_factory() as session:
         query = select(ReactionSnapshot.taken_at).order_by(ReactionSnapshot.count)
         assert list(await session.scalars(query)) == times
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2024, 3, 31, 1, 30, tzinfo=UTC),
+        datetime(2024, 3, 31, 3, 30, 0, 7, tzinfo=timezone(timedelta(hours=2))),
+        datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2024, 10, 27, 2, 30, tzinfo=ZoneInfo("Europe/Berlin")),
+    ],
+)
+def test_sqlite_times_are_written_as_sqlalchemy_writes_them(value: datetime) -> None:
+    # Stored times compare as text on SQLite: the fast path must write exactly the old form.
+    dialect = sqlite.dialect()
+    column = UTCDateTime()
+    fast = column.bind_processor(dialect)
+    text = sqlite.DATETIME().bind_processor(dialect)  # type: ignore[no-untyped-call]
+    assert fast is not None
+    assert text is not None
+    assert fast(value) == text(column.process_bind_param(value, dialect))
+    assert column.dialect_impl(dialect).bind_processor(dialect) is not None
+    with pytest.raises(ValueError, match="naive datetime"):
+        fast(value.replace(tzinfo=None))
