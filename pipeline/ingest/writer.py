@@ -14,9 +14,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from itertools import chain
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 from sqlalchemy import Table, delete, exists, func, select, text, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -440,10 +442,8 @@ class PostWriter:
         await self._insert_reactions(
             [(post_id, item.post.reactions) for item, post_id in pairs if item.post.reactions]
         )
-        # Sorted, the rows go into the key index in order instead of all over it.
         await bulk.keys.run(
-            connection,
-            sorted((key, post_id) for item, post_id in pairs for key in _features(item.post).keys),
+            connection, _key_rows([_features(item.post).keys for item in new], post_ids)
         )
         return post_ids
 
@@ -669,6 +669,15 @@ class PostWriter:
                     for post_id, post in latest
                 ],
             )
+
+
+def _key_rows(keys: list[tuple[int, ...]], post_ids: list[int]) -> list[tuple[int, int]]:
+    """(key, post id) rows of posts' keys, sorted: they go into the key index in order instead
+    of all over it. (numpy sorts them in a fraction of the time tuples take.)"""
+    flat = np.fromiter(chain.from_iterable(keys), np.int64)
+    owners = np.repeat(np.array(post_ids, np.int64), [len(row) for row in keys])
+    order = np.lexsort((owners, flat))
+    return list(zip(flat[order].tolist(), owners[order].tolist(), strict=True))
 
 
 def _keys_of(text: str, content_hash: str | None) -> list[int]:

@@ -9,13 +9,14 @@ and drops the rest, which matters at hundreds of thousands of rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert
+from sqlalchemy import DateTime, Table, bindparam, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeEngine
+
+from pipeline.store.types import UTCDateTime
 
 
 class BulkInsert:
@@ -77,7 +78,8 @@ class BulkInsert:
 
 def _processor(type_: TypeEngine[Any], dialect: Dialect) -> Callable[[Any], Any] | None:
     process = type_.dialect_impl(dialect).bind_processor(dialect)
-    return _repeating(process) if process and type_.python_type is datetime else process
+    is_time = isinstance(type_, (DateTime, UTCDateTime))
+    return _repeating(process) if process and is_time else process
 
 
 def _repeating(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
