@@ -38,8 +38,9 @@ PREFIX_WINDOWS = ((0, 8), (8, 16), (16, 24))
 
 U64 = np.uint64
 Hashes = npt.NDArray[np.uint64]
-# Shingles per MinHash step: bounds the (permutations x shingles) matrix to ~24 MB.
-_CHUNK = 100_000
+# Shingles per MinHash step: bounds the (permutations x shingles) matrix and its temporaries
+# to ~5 MB each (at 100,000 they were most of the parser process's peak memory).
+_CHUNK = 20_000
 
 
 def _fixed_odd_constants(count: int, seed: int) -> Hashes:

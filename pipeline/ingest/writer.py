@@ -12,6 +12,8 @@ unit of work, so a file that fails half-way leaves nothing behind.
 from __future__ import annotations
 
 import hashlib
+from array import array
+from bisect import bisect_left
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from itertools import chain
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
-from sqlalchemy import Table, delete, exists, func, select, text, update
+from sqlalchemy import Table, delete, func, select, text, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -245,25 +247,19 @@ class PostWriter:
         self._resolved_base = self._base.resolve()
         self._channel_id: int | None = None
         self._channel_key = ""
-        self._channel_is_new = False
-        self._ids_from_this_file: dict[int, int] = {}
         self._pending: list[_Pending] = []
         self._next_post_id: int | None = None
         self._bulk: _Inserts | None = None
-        # The posts this file added, and how each ended up, for the report.
-        self._outcome: dict[int, DuplicateReason | None] = {}
+        # The posts this file added (ascending: ids are handed out in order) and the reasons of
+        # those that are duplicates, for the report; compact, as a file may add millions.
+        self._added = array("q")
+        self._reasons: dict[int, DuplicateReason] = {}
         self._took_over: dict[int, DuplicateReason] = {}
 
     async def set_channel(self, channel: Channel | None) -> None:
         await self.flush()
         self._channel_id = channel.id if channel else None
         self._channel_key = (channel.username or channel.title) if channel else ""
-        # A chat with no stored messages yet (a first import) needs no look-ups: any of its
-        # messages already stored came from this file, and those are remembered here.
-        self._channel_is_new = channel is not None and not await self._session.scalar(
-            select(exists().where(ChannelMessage.channel_id == channel.id))
-        )
-        self._ids_from_this_file = {}
 
     async def add(self, post: ParsedPost) -> None:
         self._pending.append(_Pending(post, fingerprint(post)))
@@ -302,14 +298,17 @@ class PostWriter:
         clusterer = Clusterer(self._session, self._threshold)
         for item, post_id in zip(new, new_ids, strict=True):
             clusterer.add(self._node(item.post, post_id))
-            self._outcome[post_id] = None
+        if self._added and new_ids and min(new_ids) < self._added[-1]:
+            self._added = array("q", sorted([*self._added, *new_ids]))  # never seen: ids ascend
+        else:
+            self._added.extend(sorted(new_ids))
         self._note(await clusterer.settle([*new_ids, *changed]))
 
     async def finish(self) -> None:
         """Write what is buffered and count, for the report, how the file's new posts ended up."""
         await self.flush()
-        for post_id, reason in self._outcome.items():
-            reason = reason or self._took_over.get(post_id)
+        for post_id in self._added:
+            reason = self._reasons.get(post_id) or self._took_over.get(post_id)
             if reason is None:
                 self._report.new += 1
             elif reason is DuplicateReason.NEAR_DUPLICATE:
@@ -323,11 +322,24 @@ class PostWriter:
 
     def _note(self, changes: list[Change]) -> None:
         for change in changes:
-            if change.post_id in self._outcome:
-                self._outcome[change.post_id] = change.reason
-            elif change.was_canonical and change.duplicate_of in self._outcome and change.reason:
+            if self._is_ours(change.post_id):
+                if change.reason is None:
+                    self._reasons.pop(change.post_id, None)
+                else:
+                    self._reasons[change.post_id] = change.reason
+            elif (
+                change.was_canonical
+                and change.reason
+                and change.duplicate_of is not None
+                and self._is_ours(change.duplicate_of)
+            ):
                 # A post of this file is a more complete version of content already stored.
                 self._took_over.setdefault(change.duplicate_of, change.reason)
+
+    def _is_ours(self, post_id: int) -> bool:
+        """Whether this file added the post ``post_id``."""
+        at = bisect_left(self._added, post_id)
+        return at < len(self._added) and self._added[at] == post_id
 
     def _node(self, post: ParsedPost, post_id: int) -> Node:
         features = _features(post)
@@ -360,10 +372,7 @@ class PostWriter:
     async def _existing_posts(self, pending: list[_Pending]) -> dict[object, int]:
         found: dict[object, int] = {}
         ids = [item.post.message_id for item in pending if item.post.message_id is not None]
-        if self._channel_is_new:
-            known = self._ids_from_this_file
-            found.update({("id", mid): known[mid] for mid in ids if mid in known})
-        elif ids and self._channel_id is not None:
+        if ids and self._channel_id is not None:
             rows = await self._session.execute(
                 select(ChannelMessage.message_id, ChannelMessage.post_id).where(
                     ChannelMessage.channel_id == self._channel_id,
@@ -437,8 +446,6 @@ class PostWriter:
                 for message_id in _message_ids(item.post)
             ]
             await bulk.identities.run(connection, identities)
-            if self._channel_is_new:
-                self._ids_from_this_file.update((mid, pid) for _, mid, pid in identities)
         await self._insert_reactions(
             [(post_id, item.post.reactions) for item, post_id in pairs if item.post.reactions]
         )
