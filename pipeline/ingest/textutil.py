@@ -88,6 +88,11 @@ class EntityBuilder:
         text = raw.strip()
         lead = utf16_len(raw[: len(raw) - len(raw.lstrip())])
         limit = utf16_len(text)
+        if not lead and all(e.offset + e.length <= limit for e in self._entities):
+            # Nothing to trim (the usual case): the entities stand as they are.
+            entities = list(self._entities)
+            entities.sort(key=lambda e: (e.offset, -e.length))
+            return text, entities
         entities = []
         for entity in self._entities:
             start = max(entity.offset - lead, 0)
