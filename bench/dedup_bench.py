@@ -49,6 +49,7 @@ import shutil
 import statistics
 import tempfile
 import time
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -140,6 +141,38 @@ class LabelledSet:
     originals: list[Original]
     items: list[Item]
     channels: list[ExportChannel]
+    scripts: list[str]  # the script of each original (script_of)
+
+
+# Unicode names' first word -> the script reported. Han and kana are written without spaces
+# (tgpipe counts each character as a word), as are Thai, Lao, Myanmar and Khmer.
+_SCRIPTS = {
+    "LATIN": "Latin",
+    "CYRILLIC": "Cyrillic",
+    "ARABIC": "Arabic",
+    "GREEK": "Greek",
+    "HEBREW": "Hebrew",
+    "CJK": "CJK",
+    "HIRAGANA": "CJK",
+    "KATAKANA": "CJK",
+    "HANGUL": "Hangul",
+    "THAI": "SE Asian",
+    "LAO": "SE Asian",
+    "MYANMAR": "SE Asian",
+    "KHMER": "SE Asian",
+}
+
+
+def script_of(text: str) -> str:
+    """The script most of a post's words are written in, each word counting for the script
+    of its first letter (a character of Chinese or Japanese is a word, as it is to tgpipe)."""
+    counts: Counter[str] = Counter()
+    for word in tokens(text):
+        letter = next((c for c in word if c.isalpha()), None)
+        if letter is not None:
+            name = unicodedata.name(letter, "").split(" ", 1)[0]
+            counts[_SCRIPTS.get(name, "other")] += 1
+    return counts.most_common(1)[0][0] if counts else "other"
 
 
 def load_originals(exports: Path) -> list[Original]:
@@ -358,7 +391,7 @@ def build_labelled_set(originals: list[Original], seed: int) -> LabelledSet:
         for number, item_index in enumerate(channel.items, 1):
             items[item_index].channel = channel_index
             items[item_index].message_id = number
-    return LabelledSet(originals, items, channels)
+    return LabelledSet(originals, items, channels, [script_of(o.text) for o in originals])
 
 
 # --- exports ---------------------------------------------------------------------------------
@@ -460,6 +493,9 @@ class Quality:
     false_pairs: int
     missed_pairs: int
     by_kind: dict[str, tuple[int, int]]  # kind -> (copies with their original, copies)
+    # (script of the original, kind) -> the same; kind "all" for every copy of that script
+    by_script: dict[tuple[str, str], tuple[int, int]]
+    pairs_by_script: dict[str, tuple[int, int]]  # script -> (pairs found, duplicate pairs)
     wrong_links: list[tuple[int, int, float | None]]  # (item, its canonical item, similarity)
     missed: list[int]  # copies not in their original's cluster
 
@@ -478,14 +514,28 @@ def evaluate(labelled: LabelledSet, rows: dict[tuple[int, int], Row]) -> Quality
     correct = _pairs(Counter(zip(truth, predicted, strict=True)).values())
     original_item = {item.origin: n for n, item in enumerate(items) if item.kind == "original"}
     by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    by_script: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     missed = []
     for n, item in enumerate(items):
         if item.kind != "original":
             together = predicted[n] == predicted[original_item[item.origin]]
             by_kind[item.kind][0] += together
             by_kind[item.kind][1] += 1
+            script = labelled.scripts[item.origin]
+            for kind in (item.kind, "all") if item.kind != "template" else (item.kind,):
+                by_script[(script, kind)][0] += together
+                by_script[(script, kind)][1] += 1
             if not together and item.kind != "template":
                 missed.append(n)
+    # A group's script is its first original's (a group of real duplicates is of one script).
+    group_script: dict[int, str] = {}
+    for item in items:
+        group_script.setdefault(item.group, labelled.scripts[item.origin])
+    script_pairs: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for (group, _), count in Counter(zip(truth, predicted, strict=True)).items():
+        script_pairs[group_script[group]][0] += count * (count - 1) // 2
+    for group, count in Counter(truth).items():
+        script_pairs[group_script[group]][1] += count * (count - 1) // 2
     item_of_post = {row.post_id: n for n, row in enumerate(keyed)}
     wrong = [
         (n, item_of_post[row.duplicate_of], row.similarity)
@@ -500,6 +550,8 @@ def evaluate(labelled: LabelledSet, rows: dict[tuple[int, int], Row]) -> Quality
         false_pairs=predicted_pairs - correct,
         missed_pairs=true_pairs - correct,
         by_kind={kind: (found, total) for kind, (found, total) in by_kind.items()},
+        by_script={key: (found, total) for key, (found, total) in by_script.items()},
+        pairs_by_script={key: (found, total) for key, (found, total) in script_pairs.items()},
         wrong_links=wrong,
         missed=missed,
     )
@@ -555,18 +607,49 @@ def report_quality(labelled: LabelledSet, quality: Quality, threshold: float) ->
         f"{quality.predicted_pairs:,} predicted, {quality.false_pairs:,} false, "
         f"{quality.missed_pairs:,} missed"
     )
-    _print("  copies in their original's cluster, by kind:")
-    for kind in [*KINDS, "template"]:
-        found, total = quality.by_kind.get(kind, (0, 0))
-        if kind == "template":
-            _print(f"    {'template (distinct)':22} kept apart {total - found:5}/{total:<5}")
+    scripts = Counter(labelled.scripts[i.origin] for i in labelled.items if i.kind == "original")
+    names = [script for script, _ in scripts.most_common()]
+    _print(
+        "  pair recall by script of the original: "
+        + ", ".join(
+            f"{script} {found / total if total else 1.0:.4f} ({found:,}/{total:,} pairs, "
+            f"{scripts[script]:,} originals)"
+            for script in names
+            for found, total in [quality.pairs_by_script.get(script, (0, 0))]
+        )
+    )
+    _print("  copies in their original's cluster, by kind and by script of the original:")
+    _print(f"    {'':22} {'all':>16}" + "".join(f" {script:>16}" for script in names))
+
+    def cell(found: int, total: int) -> str:
+        return f"{found / total:.4f} {f'{found}/{total}':>9}" if total else f"{'-':>16}"
+
+    for kind in [*KINDS, "all", "template"]:
+        if kind == "all":
+            found = sum(f for k, (f, _) in quality.by_kind.items() if k != "template")
+            total = sum(t for k, (_, t) in quality.by_kind.items() if k != "template")
+        else:
+            found, total = quality.by_kind.get(kind, (0, 0))
+        cells = [quality.by_script.get((script, kind), (0, 0)) for script in names]
+        if kind == "template":  # kept apart, not joined
+            total_cell = cell(total - found, total)
+            row = "".join(f" {cell(t - f, t)}" for f, t in cells)
+            _print(f"    {'template (kept apart)':22} {total_cell}{row}")
         elif total:
-            _print(f"    {kind:22} {found / total:10.4f}  {found:5}/{total:<5}")
+            _print(f"    {kind:22} {cell(found, total)}" + "".join(f" {cell(*c)}" for c in cells))
     causes = miss_causes(labelled, quality.missed, threshold)
     counts = Counter(cause for _, cause, _ in causes)
+    by_cause: dict[str, Counter[str]] = defaultdict(Counter)
+    for missed, cause, _ in causes:
+        by_cause[cause][labelled.scripts[labelled.items[missed].origin]] += 1
     _print(
         f"  copies apart from their original: {len(quality.missed)}: "
-        + ", ".join(f"{cause} {count}" for cause, count in counts.most_common())
+        + ", ".join(
+            f"{cause} {count} ("
+            + ", ".join(f"{script} {n}" for script, n in by_cause[cause].most_common())
+            + ")"
+            for cause, count in counts.most_common()
+        )
     )
     shown: set[str] = set()
     for missed, cause, exact in causes:
