@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import zlib
 from collections.abc import Sequence
+from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
@@ -189,7 +190,9 @@ def lsh_keys(texts: Sequence[Sequence[str]]) -> list[list[int]]:
     lengths = np.fromiter((len(words) for words in texts), np.intp, len(texts))
     if (lengths < KEY_SHINGLE).any():
         raise ValueError(f"every text needs at least {KEY_SHINGLE} words")
-    word_hashes = np.array([h for words in texts for h in _word_hashes(words)], U64)
+    word_hashes = np.fromiter(
+        chain.from_iterable(map(_word_hashes, texts)), U64, int(lengths.sum())
+    )
     shingled = _shingle_hashes(word_hashes, KEY_SHINGLE)
     # A shingle starting in the last KEY_SHINGLE-1 words of a text would span two texts.
     ends = np.cumsum(lengths)
