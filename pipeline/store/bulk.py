@@ -3,7 +3,8 @@
 SQLAlchemy's executemany spends more time per row on its generic machinery than SQLite
 spends storing the row. This keeps exactly what SQLAlchemy would send — the statement
 compiled for the dialect, each column's own bind processor (JSON, UTC timestamps, enums) —
-and drops the rest, which matters at hundreds of thousands of rows.
+and drops the rest, which matters at hundreds of thousands of rows. On PostgreSQL the rows
+go through COPY (asyncpg's ``copy_records_to_table``), inside the caller's transaction.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, func, select, update
 
+from pipeline.dedup.cluster import find_candidates
 from pipeline.dedup.text import is_comparable, tokens
 from pipeline.ingest.importer import ImportOptions, import_paths
 from pipeline.posts import get_post, list_posts
@@ -263,3 +264,24 @@ async def test_a_store_from_before_dedup_is_indexed_on_the_next_import(
     assert "17 duplicates" in report.notes[0]
     async with unit_of_work(session_factory) as session:
         assert len(await list_posts(session)) == 983
+
+
+async def test_candidates_are_other_posts_sharing_a_key(session_factory: SessionFactory) -> None:
+    async with unit_of_work(session_factory) as session:
+        posts = [Post(text=f"post {n}") for n in range(3)]
+        session.add_all(posts)
+        await session.flush()
+        first, second, third = (post.id for post in posts)
+        for post_id, keys in ((first, (1, 2)), (second, (2, -3)), (third, (9,))):
+            session.add_all(PostKey(key=key, post_id=post_id) for key in keys)
+    async with session_factory() as session:
+        found = await find_candidates(
+            session,
+            [
+                (first, (1, 2)),  # its own keys are in the index: never its own candidate
+                (None, (-3, 9, 12345)),  # a post not stored yet
+                (third, (9,)),  # a key no other post has
+                (None, ()),
+            ],
+        )
+    assert found == [{second}, {second, third}, set(), set()]
