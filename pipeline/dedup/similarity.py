@@ -94,6 +94,11 @@ def numbers_agree(a: Sequence[str], b: Sequence[str]) -> bool:
 
 def _aligned_numbers_agree(a: Sequence[str], b: Sequence[str]) -> bool:
     """:func:`numbers_agree` for texts whose numbers are known to differ somewhere."""
+    # difflib's alignment depends on which text comes first (it breaks ties between equally
+    # long matches by position): always the same order, or the veto, and with it the
+    # clusters, would depend on which post was imported first.
+    if (len(a), tuple(a)) > (len(b), tuple(b)):
+        a, b = b, a
     matcher = SequenceMatcher(a=a, b=b, autojunk=False)
     for tag, a_start, a_end, b_start, b_end in matcher.get_opcodes():
         if tag != "replace":

@@ -181,6 +181,25 @@ def test_word_order_counts() -> None:
     assert similarity(words_text(words[::-1]), words_text(words)) < 0.1
 
 
+# Found by the import-order invariant: an intro and a CVE notice in one order, the other
+# notice (one number apart) and the intro in the other. difflib aligned them differently by
+# argument order, so the number veto held one way and not the other.
+REPOST = (
+    "Коллеги из соседнего канала пишут об этом подробнее, чем все остальные, поэтому публикуем "
+    "их текст целиком и без сокращений:\n\n🔥 также New vulnerability CVE-2021-1235 in a popular "
+    "VPN appliance allows an unauthenticated attacker to read arbitrary files from the device. "
+    "The vendor has published fixed firmware and recommends updating immediately; there is "
+    "также workaround. Scans for vulnerable dev\n\nПодписывайтесь на @chan"
+)
+OTHER_CVE = (
+    "New vulnerability CVE-2021-1234 in a popular VPN appliance allows an unauthenticated "
+    "также to read arbitrary files from the device. The vendor has published fixed firmware and "
+    "recommends updating immediately; there is no также Scans for vulnera\n\nКоллеги из "
+    "соседнего канала пишут об этом подробнее, чем все остальные, поэтому публикуем их текст "
+    "целиком и без сокращений:\n\nПодписывайтесь на @chan"
+)
+
+
 @pytest.mark.parametrize(
     ("left", "right"),
     [
@@ -188,6 +207,7 @@ def test_word_order_counts() -> None:
         (RUSSIAN, ENGLISH),
         (CHINESE, CHINESE[:40]),
         (ARABIC, ARABIC.replace("جديدة", "قديمة")),
+        (REPOST, OTHER_CVE),
     ],
 )
 def test_similarity_is_symmetric(left: str, right: str) -> None:
