@@ -38,11 +38,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         # SQLite: straight to the text SQLAlchemy's DATETIME writes ("2024-03-31 01:30:00.000000"),
         # in one step instead of two layers of processors — imports bind millions of these.
         def process(value: datetime | None) -> str | None:
-            if value is None:
-                return None
-            if value.tzinfo is None or value.utcoffset() is None:
-                raise ValueError(f"naive datetime {value!r}: tgpipe stores aware UTC times only")
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            naive_utc = self.process_bind_param(value, dialect)
+            return None if naive_utc is None else naive_utc.isoformat(" ", "microseconds")
 
         return process
 
