@@ -23,6 +23,7 @@ from pipeline.dedup import features as dedup_features
 from pipeline.dedup.index import ensure_current
 from pipeline.dedup.similarity import DEFAULT_THRESHOLD
 from pipeline.errors import ParseError, TgpipeError
+from pipeline.ingest.collector import fewer_collections
 from pipeline.ingest.formats import detect_format, expand_inputs, parser_for
 from pipeline.ingest.model import (
     FORMATS,
@@ -90,7 +91,8 @@ async def import_paths(
         report.run_id = run.id
     finished = False
     try:
-        await _import_files(factory, expand_inputs(paths), options, report, progress)
+        with fewer_collections():
+            await _import_files(factory, expand_inputs(paths), options, report, progress)
         finished = True
     finally:
         # Recorded even when something unexpected stopped the run half-way.

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pipeline.dedup.features import attach
 from pipeline.errors import ParseError
+from pipeline.ingest.collector import fewer_collections
 from pipeline.ingest.formats import parser_for
 from pipeline.ingest.model import Event, ParsedPost, ParseOptions
 
@@ -40,9 +41,10 @@ def _work(format: str, path: str, options: ParseOptions, sender: Connection) -> 
     outbox = _Outbox(sender)
     events = parser_for(format).parse(Path(path), options)
     try:
-        while batch := list(islice(events, EVENTS_PER_MESSAGE)):
-            _attach_features(batch, Path(path).parent)
-            outbox.put(batch)
+        with fewer_collections():
+            while batch := list(islice(events, EVENTS_PER_MESSAGE)):
+                _attach_features(batch, Path(path).parent)
+                outbox.put(batch)
         outbox.put(_END)
     except ParseError as exc:
         outbox.put(exc)
