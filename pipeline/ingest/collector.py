@@ -23,10 +23,13 @@ YOUNG_THRESHOLD = 50_000
 def fewer_collections() -> Iterator[None]:
     """Collect cycles rarely inside the block; the previous settings come back after it."""
     thresholds = gc.get_threshold()
+    # A process that froze objects itself (a server after start-up, say) keeps them frozen.
+    frozen_before = gc.get_freeze_count()
     gc.freeze()
     gc.set_threshold(YOUNG_THRESHOLD, thresholds[1], thresholds[2])
     try:
         yield
     finally:
         gc.set_threshold(*thresholds)
-        gc.unfreeze()
+        if not frozen_before:
+            gc.unfreeze()

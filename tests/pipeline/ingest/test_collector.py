@@ -33,3 +33,10 @@ def test_the_settings_come_back_when_the_import_fails(thresholds: tuple[int, int
         raise RuntimeError("the file was unreadable")
     assert gc.get_threshold() == thresholds
     assert gc.get_freeze_count() == 0
+
+
+def test_what_the_process_froze_itself_stays_frozen(thresholds: tuple[int, int, int]) -> None:
+    gc.freeze()
+    with fewer_collections():
+        pass
+    assert gc.get_freeze_count() > 0
