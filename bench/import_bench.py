@@ -21,7 +21,8 @@ figure on a busy machine; the targets are on wall time.
     python bench/import_bench.py [--messages 200000] [--template 3000] [--prefill 0]
         [--postgresql URL] [--keep DIR]
 
-With ``--keep DIR`` the generated exports stay there and are reused by later runs.
+With ``--keep DIR`` the generated exports stay there and are reused by later runs, and so
+does the prefilled store (while the schema and the dedup features stay the same).
 """
 
 from __future__ import annotations
@@ -368,10 +369,30 @@ def _export(work: Path, name: str, make: Callable[[Path], None]) -> Path:
     path = work / name
     if not path.exists():
         started = time.perf_counter()
-        make(path)
+        partial = path.with_name(path.name + ".partial")  # a stopped run leaves no half export
+        make(partial)
+        partial.rename(path)
         took = time.perf_counter() - started
         print(f"generated {name}: {path.stat().st_size / 1e6:.1f} MB in {took:.1f}s")
     return path
+
+
+def _revision() -> str:
+    """What a filled store depends on: the schema's revision and the dedup features'."""
+    from pipeline.dedup.signature import FEATURES_VERSION
+    from pipeline.store.revision import HEAD
+
+    return f"r{HEAD}-f{FEATURES_VERSION}"
+
+
+def _copy_store(source: Path, target: Path) -> None:
+    """A whole SQLite store, through SQLite's backup API (its WAL included)."""
+    for stale in target.parent.glob(f"{target.name}*"):
+        stale.unlink()
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    src.close()
+    dst.close()
 
 
 def _check(label: str, ok: bool, figure: str) -> None:
@@ -394,9 +415,6 @@ def main() -> None:
     work = args.keep or Path(tempfile.mkdtemp(prefix="tgpipe-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     export = _export(work, f"export-{args.messages}.json", lambda p: generate(p, args.messages))
-    template = _export(
-        work, f"template-{args.template}.json", lambda p: generate_template(p, args.template)
-    )
 
     repo = Path(__file__).resolve().parents[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("TGPIPE_")}
@@ -420,7 +438,11 @@ def main() -> None:
         "baseline", args.messages, _measure("baseline", [str(export), str(base_db)], work, env)
     )
     runs.append(base)
-    runs.append(tgpipe("template channel", template, args.template, sqlite("template")))
+    if args.template:  # 0 leaves it out
+        template = _export(
+            work, f"template-{args.template}.json", lambda p: generate_template(p, args.template)
+        )
+        runs.append(tgpipe("template channel", template, args.template, sqlite("template")))
     full: Run | None = None
     if args.prefill:
         filler = _export(
@@ -429,7 +451,15 @@ def main() -> None:
             lambda p: generate(p, args.prefill, seed=11, channel=("Filler Channel", 1777000002)),
         )
         store = sqlite("full")
-        runs.append(tgpipe("prefill (untimed)", filler, args.prefill, store))
+        # With --keep the filled store is kept too, for later runs (filling a million posts
+        # takes minutes); one of another schema or dedup features version is refilled.
+        kept = work / f"prefill-{args.prefill}-{_revision()}.db"
+        if not kept.exists():
+            runs.append(tgpipe("prefill (untimed)", filler, args.prefill, store))
+            if args.keep:
+                _copy_store(work / "full.db", kept)
+        else:
+            _copy_store(kept, work / "full.db")
         full = tgpipe(f"into {args.prefill:,} posts", export, args.messages, store)
         runs.append(full)
     postgres: Run | None = None

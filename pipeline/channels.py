@@ -7,16 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pipeline.errors import NotFoundError
 from pipeline.store.models import Channel
-
-
-def normalise_username(name: str) -> str:
-    """'@Name', 't.me/Name' or 'https://t.me/s/Name' -> 'name'."""
-    name = name.strip()
-    for prefix in ("https://", "http://"):
-        name = name.removeprefix(prefix)
-    for prefix in ("t.me/s/", "t.me/", "telegram.me/", "@"):
-        name = name.removeprefix(prefix)
-    return name.strip("/").lower()
+from pipeline.usernames import normalise_username
 
 
 async def find_channel(session: AsyncSession, name: str) -> Channel:

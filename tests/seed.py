@@ -52,7 +52,7 @@ async def seed_store(url: str) -> None:
         await writer.add(
             ParsedPost(message_id=12, text="A copy", date=datetime(2024, 5, 3, tzinfo=UTC))
         )
-        await writer.flush()
+        await writer.finish()
     async with unit_of_work(factory) as session:
         # Mark the third as a duplicate of the first, as the dedup stage will.
         await session.execute(

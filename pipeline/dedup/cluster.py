@@ -16,25 +16,25 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import TextClause, func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pipeline.dedup.features import is_text_hash, words_of
 from pipeline.dedup.signature import exact_key, lsh_keys
 from pipeline.dedup.similarity import Text, similarity
+from pipeline.dedup.staging import StagedKeys
 from pipeline.dedup.text import tokens
 from pipeline.store.models import (
     Channel,
     ChannelMessage,
     DuplicateReason,
     Post,
+    PostKey,
     ReactionCount,
 )
 from pipeline.store.values import among, dialect_name
@@ -170,15 +170,26 @@ class _Pending:
 class Clusterer:
     """Settles the clusters around posts that were just added or changed, in one session."""
 
-    def __init__(self, session: AsyncSession, threshold: float) -> None:
+    def __init__(
+        self, session: AsyncSession, threshold: float, staged: StagedKeys | None = None
+    ) -> None:
         self._session = session
         self._threshold = threshold
+        self._staged = staged  # keys of posts written earlier, not in post_keys yet
         self._nodes: dict[int, Node] = {}
         self._neighbours: dict[int, dict[int, float]] = {}
+        self._unindexed: dict[int, list[int]] = {}  # key -> added posts not in post_keys yet
 
-    def add(self, node: Node) -> None:
-        """A post already written in this session, given so it need not be read back."""
+    def add(self, node: Node, *, indexed: bool = True) -> None:
+        """A post already written in this session, given so it need not be read back.
+
+        ``indexed=False``: its keys are not in post_keys yet (the writer adds them after
+        settling), so look-ups find it here. Most of a batch's keys are its own: probing the
+        index for them only to drop each row was most of the candidate look-up's work."""
         self._nodes[node.id] = node
+        if not indexed:
+            for key in node.keys or ():
+                self._unindexed.setdefault(key, []).append(node.id)
 
     async def settle(self, fresh: Iterable[int]) -> list[Change]:
         """Decide again ``fresh`` (new or changed) posts and everything that depends on them;
@@ -241,9 +252,14 @@ class Clusterer:
     async def _find_neighbours(self, ids: list[int]) -> None:
         _compute_keys([self._nodes[i] for i in ids if self._nodes[i].keys is None])
         found_for = await find_candidates(
-            self._session, [(i, self._nodes[i].keys or ()) for i in ids]
+            self._session, [(i, self._nodes[i].keys or ()) for i in ids], self._staged
         )
         candidates = dict(zip(ids, found_for, strict=True))
+        if self._unindexed:
+            for i, found in candidates.items():
+                for key in self._nodes[i].keys or ():
+                    found.update(self._unindexed.get(key, ()))
+                found.discard(i)
         await self._load({other for found in candidates.values() for other in found})
         for i, found in candidates.items():
             node = self._nodes[i]
@@ -291,46 +307,40 @@ class Clusterer:
 
 
 async def find_candidates(
-    session: AsyncSession, posts: Sequence[tuple[int | None, Sequence[int]]]
+    session: AsyncSession,
+    posts: Sequence[tuple[int | None, Sequence[int]]],
+    staged: StagedKeys | None = None,
 ) -> list[set[int]]:
-    """For each (post id or None, its keys): the stored posts sharing a key with it.
+    """For each (post id or None, its keys): the stored posts sharing a key with it, by
+    ``post_keys`` and the keys ``staged`` to be written to it.
 
     All of them, however many: capping them would make which posts meet depend on the order
     they were stored in, and the clusters with it. Stores of real channels average well
     under one candidate per post (bench/dedup_bench.py); a post repeated many times is cheap
     (equal content hashes need no shingles); a huge family of template posts is slow."""
     result: list[set[int]] = [set() for _ in posts]
-    pairs = [
-        (key, position, post_id) for position, (post_id, keys) in enumerate(posts) for key in keys
-    ]
-    if pairs:
-        for position, stored_id in await session.execute(*_sharing(pairs, dialect_name(session))):
-            result[position].add(stored_id)
-    return result
-
-
-def _sharing(
-    pairs: list[tuple[int, int, int | None]], dialect: str
-) -> tuple[TextClause, dict[str, Any]]:
-    """(position, stored post id) for every stored post sharing the key of a (key, position,
-    post id) triple, other than that post itself. The post's own keys are in the index (a
-    batch is keyed before it is clustered): leaving them out in the database spares fetching
-    a row per key only to drop it."""
-    if dialect == "postgresql":
-        keys, positions, owners = zip(*pairs, strict=True)
-        statement = text(
-            "SELECT q.position, pk.post_id FROM unnest(CAST(:keys AS integer[]), "
-            "CAST(:positions AS integer[]), CAST(:owners AS bigint[])) AS q(key, position, owner) "
-            "JOIN post_keys AS pk ON pk.key = q.key WHERE pk.post_id IS DISTINCT FROM q.owner"
+    wanted = sorted({key for _, keys in posts for key in keys})
+    if not wanted:
+        return result
+    # Each key once, however many posts ask for it: a batch's posts share many keys, and
+    # a template channel's share most. Its holders then reach every post asking for it.
+    holders: dict[int, list[int]] = {}
+    rows = await session.execute(
+        select(PostKey.key, PostKey.post_id).where(
+            among(PostKey.key, wanted, dialect_name(session))
         )
-        return statement, {"keys": keys, "positions": positions, "owners": owners}
-    # CROSS JOIN: SQLite keeps the given order, the list outside and the index probed.
-    statement = text(
-        "SELECT json_extract(q.value, '$[1]'), pk.post_id FROM json_each(:pairs) AS q "
-        "CROSS JOIN post_keys AS pk ON pk.key = json_extract(q.value, '$[0]') "
-        "WHERE pk.post_id IS NOT json_extract(q.value, '$[2]')"
     )
-    return statement, {"pairs": json.dumps(pairs)}
+    for key, holder in rows:
+        holders.setdefault(key, []).append(holder)
+    if staged is not None:
+        for key, post_ids in staged.holders(wanted).items():
+            holders.setdefault(key, []).extend(post_ids)
+    for found, (post_id, keys) in zip(result, posts, strict=True):
+        for key in keys:
+            if key in holders:
+                found.update(holders[key])
+        found.discard(post_id)  # a stored post's own keys are in the index
+    return result
 
 
 async def load_nodes(session: AsyncSession, ids: Sequence[int]) -> list[Node]:

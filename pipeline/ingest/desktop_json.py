@@ -54,7 +54,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import ijson
 
-from pipeline.channels import normalise_username
 from pipeline.errors import ParseError
 from pipeline.ingest.albums import group_albums
 from pipeline.ingest.model import (
@@ -70,6 +69,7 @@ from pipeline.ingest.model import (
 )
 from pipeline.ingest.source import detect_encoding
 from pipeline.ingest.textutil import EntityBuilder
+from pipeline.usernames import normalise_username
 
 FORMAT = "desktop-json"
 

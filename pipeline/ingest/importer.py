@@ -18,7 +18,6 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from pipeline.channels import normalise_username
 from pipeline.dedup import features as dedup_features
 from pipeline.dedup.index import ensure_current
 from pipeline.dedup.similarity import DEFAULT_THRESHOLD
@@ -40,6 +39,7 @@ from pipeline.ingest.writer import PostWriter, upsert_channel
 from pipeline.store.db import SessionFactory, unit_of_work
 from pipeline.store.models import ImportRun, ImportStatus
 from pipeline.store.types import now_utc
+from pipeline.usernames import normalise_username
 
 # Imports into PostgreSQL take this transaction-level advisory lock: dedup compares a file's
 # posts with everything stored, which must include what a concurrent import is writing.

@@ -40,7 +40,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pipeline.channels import normalise_username
 from pipeline.errors import ParseError
 from pipeline.ingest.model import (
     ChannelInfo,
@@ -55,6 +54,7 @@ from pipeline.ingest.model import (
 )
 from pipeline.ingest.source import read_text
 from pipeline.ingest.textutil import extract_links
+from pipeline.usernames import normalise_username
 
 FORMAT = "text"
 

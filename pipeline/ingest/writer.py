@@ -16,21 +16,19 @@ from array import array
 from bisect import bisect_left
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from itertools import chain
 from pathlib import Path
 from typing import Any, cast
 
-import numpy as np
 from sqlalchemy import Table, delete, func, select, text, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from pipeline.channels import normalise_username
 from pipeline.dedup import features as dedup_features
 from pipeline.dedup.cluster import Change, Clusterer, Node, rank_of
 from pipeline.dedup.features import Features
 from pipeline.dedup.signature import KEY_SHINGLE, exact_key, lsh_keys
 from pipeline.dedup.similarity import DEFAULT_THRESHOLD
+from pipeline.dedup.staging import StagedKeys
 from pipeline.dedup.text import tokens
 from pipeline.ingest.model import ChannelInfo, ParsedPost, Reaction, entities_json
 from pipeline.ingest.report import FileReport
@@ -49,6 +47,7 @@ from pipeline.store.models import (
 )
 from pipeline.store.types import now_utc
 from pipeline.store.values import among, dialect_name
+from pipeline.usernames import normalise_username
 
 BATCH_SIZE = 2000
 
@@ -255,6 +254,8 @@ class PostWriter:
         self._added = array("q")
         self._reasons: dict[int, DuplicateReason] = {}
         self._took_over: dict[int, DuplicateReason] = {}
+        # New posts' dedup keys, written to post_keys in large sorted runs (see staging.py).
+        self._staged = StagedKeys()
 
     async def set_channel(self, channel: Channel | None) -> None:
         await self.flush()
@@ -268,6 +269,7 @@ class PostWriter:
             await self.flush()
 
     async def flush(self) -> None:
+        """Write the buffered posts; their dedup keys may be held back until :meth:`finish`."""
         pending, self._pending = self._pending, []
         if not pending:
             return
@@ -295,18 +297,22 @@ class PostWriter:
         )
         await self._add_sightings(known, fresh=False)
         changed = await self._refresh_known(known)
-        clusterer = Clusterer(self._session, self._threshold)
+        clusterer = Clusterer(self._session, self._threshold, self._staged)
         for item, post_id in zip(new, new_ids, strict=True):
-            clusterer.add(self._node(item.post, post_id))
+            clusterer.add(self._node(item.post, post_id), indexed=False)
         if self._added and new_ids and min(new_ids) < self._added[-1]:
             self._added = array("q", sorted([*self._added, *new_ids]))  # never seen: ids ascend
         else:
             self._added.extend(sorted(new_ids))
         self._note(await clusterer.settle([*new_ids, *changed]))
+        self._staged.add([_features(item.post).keys for item in new], new_ids)
+        if self._staged.full:
+            await self._write_staged()
 
     async def finish(self) -> None:
         """Write what is buffered and count, for the report, how the file's new posts ended up."""
         await self.flush()
+        await self._write_staged()
         for post_id in self._added:
             reason = self._reasons.get(post_id) or self._took_over.get(post_id)
             if reason is None:
@@ -450,10 +456,12 @@ class PostWriter:
         await self._insert_reactions(
             [(post_id, item.post.reactions) for item, post_id in pairs if item.post.reactions]
         )
-        await bulk.keys.run(
-            connection, _key_rows([_features(item.post).keys for item in new], post_ids)
-        )
         return post_ids
+
+    async def _write_staged(self) -> None:
+        connection, bulk = await self._inserts()
+        for rows in self._staged.drain():
+            await bulk.keys.run(connection, rows)
 
     async def _insert_reactions(self, posts: list[tuple[int, list[Reaction]]]) -> None:
         """Counts, and a snapshot of them as the export saw them, so growth can be charted."""
@@ -567,12 +575,15 @@ class PostWriter:
             current = best.get(post_id)
             if current is None or _parsed_version(item.post) > _parsed_version(current.post):
                 best[post_id] = item
-        changed: set[int] = set()
+        replaced: set[int] = set()
         for post_id, item in best.items():
             was = stored[post_id]
             if was.may_be_richer(item.post) and _parsed_version(item.post) > was.version():
                 await self._replace_text(was, item.post)
-                changed.add(post_id)
+                replaced.add(post_id)
+        # Posts this file added may have their old keys held still: forget those too.
+        self._staged.discard(replaced)
+        changed = set(replaced)
         counted = {post_id: item.post for item, post_id in known}  # the last sighting here
         newer = []
         for post_id, post in counted.items():
@@ -677,15 +688,6 @@ class PostWriter:
                     for post_id, post in latest
                 ],
             )
-
-
-def _key_rows(keys: list[tuple[int, ...]], post_ids: list[int]) -> list[tuple[int, int]]:
-    """(key, post id) rows of posts' keys, sorted: they go into the key index in order instead
-    of all over it. (numpy sorts them in a fraction of the time tuples take.)"""
-    flat = np.fromiter(chain.from_iterable(keys), np.int64)
-    owners = np.repeat(np.array(post_ids, np.int64), [len(row) for row in keys])
-    order = np.lexsort((owners, flat))
-    return list(zip(flat[order].tolist(), owners[order].tolist(), strict=True))
 
 
 def _keys_of(text: str, content_hash: str | None) -> list[int]:

@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pipeline.channels import normalise_username
 from pipeline.errors import NotFoundError, TgpipeError
 from pipeline.posts import iso_utc
 from pipeline.publish.guard import same_chat_id
 from pipeline.store.models import Channel, Publication, PublicationState
 from pipeline.store.types import now_utc
+from pipeline.usernames import normalise_username
 
 
 class TargetError(TgpipeError):

@@ -129,7 +129,8 @@ class Post(Base):
         _enum(PostStatus, "post_status"), default=PostStatus.DRAFT
     )
     # Normalised-content hash for same-content dedup; NULL for posts too short to compare.
-    content_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Not indexed: equal content shares every dedup key, so post_keys finds it.
+    content_hash: Mapped[str | None] = mapped_column(String(64))
     duplicate_of: Mapped[int | None] = mapped_column(
         ForeignKey("posts.id", ondelete="SET NULL"), index=True
     )
@@ -153,7 +154,10 @@ class PostKey(Base):
     """The dedup index: a post's LSH and content keys (``pipeline.dedup.signature``).
 
     Two posts sharing a key are compared; the posts similar to a new one are found through
-    its keys in this table, never by scanning the store.
+    its keys in this table, never by scanning the store. No foreign key: the rows are derived
+    from the posts' text (``pipeline.dedup.index`` rebuilds them), checking one per inserted
+    row was an import's largest cost on PostgreSQL, and a key of a post that is gone finds
+    nothing (the clusterer skips a post it cannot load).
     """
 
     __tablename__ = "post_keys"
@@ -161,9 +165,7 @@ class PostKey(Base):
     __table_args__ = ({"sqlite_with_rowid": False},)
 
     key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    post_id: Mapped[int] = mapped_column(
-        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
-    )
+    post_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
 
 
 class DedupState(Base):

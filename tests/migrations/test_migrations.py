@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from pipeline.store import migrate, revision
@@ -63,3 +64,41 @@ async def test_is_at_head_only_at_head(database_url: str) -> None:
 async def test_models_match_migrations(engine) -> None:
     async with engine.connect() as connection:
         assert await connection.run_sync(_diff) == []
+
+
+async def test_keys_survive_losing_their_foreign_key(database_url: str) -> None:
+    # 0004 drops post_keys' foreign key; SQLite can only do that by copying the table.
+    engine = create_engine(database_url)
+    try:
+        await migrate.upgrade(engine, "0003")
+        async with engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO posts (id, text, entities, media, status, created_at, updated_at)"
+                    " VALUES (7, 'x', '[]', '[]', 'draft', :t, :t)"
+                ),
+                {"t": datetime(2026, 12, 3, tzinfo=UTC)},
+            )
+            await connection.execute(text("INSERT INTO post_keys VALUES (5, 7), (-3, 7)"))
+        await migrate.upgrade(engine)
+        async with engine.connect() as connection:
+            rows = await connection.execute(text("SELECT key, post_id FROM post_keys ORDER BY key"))
+            assert rows.all() == [(-3, 7), (5, 7)]
+            assert (
+                await connection.run_sync(lambda sync: inspect(sync).get_foreign_keys("post_keys"))
+                == []
+            )
+            if engine.dialect.name == "sqlite":
+                sql = await connection.scalar(
+                    text("SELECT sql FROM sqlite_master WHERE name = 'post_keys'")
+                )
+                assert "WITHOUT ROWID" in sql
+        await migrate.downgrade(engine, "0003")
+        async with engine.connect() as connection:
+            keys = await connection.run_sync(
+                lambda sync: inspect(sync).get_foreign_keys("post_keys")
+            )
+            assert [key["referred_table"] for key in keys] == ["posts"]
+            assert (await connection.execute(text("SELECT count(*) FROM post_keys"))).scalar() == 2
+    finally:
+        await engine.dispose()

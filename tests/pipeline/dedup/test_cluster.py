@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import delete, func, select, update
 
 from pipeline.dedup.cluster import find_candidates
+from pipeline.dedup.staging import StagedKeys
 from pipeline.dedup.text import is_comparable, tokens
 from pipeline.ingest.importer import ImportOptions, import_paths
 from pipeline.posts import get_post, list_posts
@@ -285,3 +286,21 @@ async def test_candidates_are_other_posts_sharing_a_key(session_factory: Session
             ],
         )
     assert found == [{second}, {second, third}, set(), set()]
+
+
+async def test_candidates_include_keys_held_back_from_the_index(
+    session_factory: SessionFactory,
+) -> None:
+    async with unit_of_work(session_factory) as session:
+        posts = [Post(text=f"post {n}") for n in range(3)]
+        session.add_all(posts)
+        await session.flush()
+        first, second, third = (post.id for post in posts)
+        session.add(PostKey(key=4, post_id=first))
+    staged = StagedKeys()
+    staged.add([(4, 5), (5, 6)], [second, third])  # written by an import, not yet indexed
+    async with session_factory() as session:
+        found = await find_candidates(
+            session, [(second, (4, 5)), (None, (6,)), (first, (4,))], staged
+        )
+    assert found == [{first, third}, {third}, {second}]

@@ -32,13 +32,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from pipeline.dedup import staging
 from pipeline.dedup.index import rebuild
+from pipeline.ingest import writer
 from pipeline.ingest.importer import ImportOptions, import_paths
 from pipeline.ingest.report import ImportReport
 from pipeline.posts import list_posts
@@ -462,10 +465,18 @@ def test_import_order_does_not_change_the_clusters(backend: str) -> None:
                     files.append(write_export(path, channel, chosen))
             order = data.draw(st.permutations(files), label="import order")
             one_run = data.draw(st.booleans(), label="all files in one import")
-            forward = run_imports(
-                backend, [order] if one_run else [[path] for path in order], from_scratch=True
-            )
-            backward = run_imports(backend, [order[::-1]])
+            # Small batches and a small key buffer: near duplicates meet across batches, and
+            # through keys not yet written to post_keys.
+            batch = data.draw(st.sampled_from([2, 5, writer.BATCH_SIZE]), label="batch size")
+            held = data.draw(st.sampled_from([1, 6, staging.LIMIT]), label="keys held back")
+            with (
+                mock.patch.object(writer, "BATCH_SIZE", batch),
+                mock.patch.object(staging, "LIMIT", held),
+            ):
+                forward = run_imports(
+                    backend, [order] if one_run else [[path] for path in order], from_scratch=True
+                )
+                backward = run_imports(backend, [order[::-1]])
         check_store(forward, items)
         check_store(backward, items)
         (forward_clusters, _), (scratch, _) = forward.states[-2:]
