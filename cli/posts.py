@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Browse the posts in the store.", no_args_is_help=True)
 
+SHOWN = 50  # posts in the table when no --limit is given
+
 
 @app.command("list")
 def cmd_list(
@@ -26,7 +28,18 @@ def cmd_list(
     include_duplicates: Annotated[
         bool, typer.Option("--include-duplicates", help="Also list posts kept as duplicates.")
     ] = False,
-    limit: Annotated[int | None, typer.Option(min=1, help="At most this many posts.")] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            metavar="N",
+            help=f"At most N posts. Without it the table shows the {SHOWN} newest, and --json "
+            "prints every post.",
+        ),
+    ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Show every post in the table, however many.")
+    ] = False,
 ) -> None:
     """List posts, newest first."""
     # The store (SQLAlchemy) and rich are imported in the commands: start-up stays under 1 s.
@@ -34,27 +47,38 @@ def cmd_list(
     from rich.table import Table
     from rich.text import Text
 
-    from pipeline.posts import list_posts
+    from pipeline.posts import count_posts, list_posts
     from pipeline.store.db import unit_of_work
 
     settings = settings_of(ctx)
+    # A table of a million rows helps nobody: the first screen shows the newest, and says so.
+    shown = limit if limit is not None or as_json or show_all else SHOWN
 
-    async def fetch() -> list[PostView]:
+    async def fetch() -> tuple[list[PostView], int]:
         async with open_store(settings) as factory, unit_of_work(factory) as session:
-            return await list_posts(
+            posts = await list_posts(
                 session,
                 channel=channel,
                 status=status,
                 include_duplicates=include_duplicates,
-                limit=limit,
+                limit=shown,
             )
+            total = len(posts)
+            if total == shown and not as_json:
+                total = await count_posts(
+                    session, channel=channel, status=status, include_duplicates=include_duplicates
+                )
+            return posts, total
 
-    posts = run(fetch())
+    posts, total = run(fetch())
     if as_json:
         print_json([post.to_json() for post in posts])
         return
     if not posts:
-        console().print("No posts yet. Import an export with [bold]tgpipe import PATH[/bold].")
+        if channel is not None or status is not None:
+            console().print("No posts match.")
+        else:
+            console().print("No posts yet. Import an export with [bold]tgpipe import PATH[/bold].")
         return
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for column in ("id", "date (UTC)", "channel", "title", "reactions", "status"):
@@ -71,7 +95,11 @@ def cmd_list(
             state,
         )
     console().print(table)
-    console().print(f"{len(posts)} post(s)")
+    if total > len(posts):
+        more = "--all" if limit is not None else "--limit N or --all"
+        console().print(f"the newest {len(posts)} of {total:,} posts ({more} for more)")
+    else:
+        console().print(f"{len(posts)} post(s)")
 
 
 def _clip(text: str, limit: int) -> str:

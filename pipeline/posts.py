@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -158,6 +158,36 @@ def _with_details(query: Select[Post]) -> Select[Post]:
     )
 
 
+async def _filters(
+    session: AsyncSession,
+    channel: str | None,
+    status: PostStatus | None,
+    include_duplicates: bool,
+    *,
+    ordered: bool,
+) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if channel is not None:
+        channel_id = (await find_channel(session, channel)).id
+        if include_duplicates:
+            where.append(Post.channel_id == channel_id)
+        else:
+            # Content seen in the channel, also where the stored canonical version of it
+            # comes from elsewhere (the channel re-posted it).
+            reposted = select(Post.duplicate_of).where(Post.channel_id == channel_id)
+            where.append(or_(Post.channel_id == channel_id, Post.id.in_(reposted)))
+    if status is not None:
+        where.append(Post.status == status)
+    if not include_duplicates:
+        if ordered:
+            # Not through the duplicate_of index (nearly every post is canonical, so SQLite
+            # would read them all through it and sort them): through the date index.
+            where.append(func.coalesce(Post.duplicate_of, 0) == 0)
+        else:
+            where.append(Post.duplicate_of.is_(None))
+    return where
+
+
 async def list_posts(
     session: AsyncSession,
     *,
@@ -167,26 +197,41 @@ async def list_posts(
     limit: int | None = None,
 ) -> list[PostView]:
     """Posts, newest first (undated last); canonical ones only unless ``include_duplicates``."""
-    query = select(Post)
-    if channel is not None:
-        channel_id = (await find_channel(session, channel)).id
-        if include_duplicates:
-            query = query.where(Post.channel_id == channel_id)
-        else:
-            # Content seen in the channel, also where the stored canonical version of it
-            # comes from elsewhere (the channel re-posted it).
-            reposted = select(Post.duplicate_of).where(Post.channel_id == channel_id)
-            query = query.where(or_(Post.channel_id == channel_id, Post.id.in_(reposted)))
-    if status is not None:
-        query = query.where(Post.status == status)
-    if not include_duplicates:
-        query = query.where(Post.duplicate_of.is_(None))
-    query = query.order_by(Post.date.desc().nulls_last(), Post.id.desc()).limit(limit)
-    posts = (await session.scalars(_with_details(query))).all()
+    where = await _filters(session, channel, status, include_duplicates, ordered=True)
+    # Dated and undated apart: each part is then read in the order of the (date, id) index
+    # on both databases (PostgreSQL's index puts NULLs where "DESC NULLS LAST" does not), so
+    # the newest few of a million posts are found without sorting them all.
+    dated = (
+        select(Post)
+        .where(*where, Post.date.is_not(None))
+        .order_by(Post.date.desc(), Post.id.desc())
+        .limit(limit)
+    )
+    posts = list((await session.scalars(_with_details(dated))).all())
+    if limit is None or len(posts) < limit:
+        undated = (
+            select(Post)
+            .where(*where, Post.date.is_(None))
+            .order_by(Post.id.desc())
+            .limit(None if limit is None else limit - len(posts))
+        )
+        posts += (await session.scalars(_with_details(undated))).all()
     views = [PostView.from_post(post) for post in posts]
     if not include_duplicates:
         await _add_duplicates_sources(session, views)
     return views
+
+
+async def count_posts(
+    session: AsyncSession,
+    *,
+    channel: str | None = None,
+    status: PostStatus | None = None,
+    include_duplicates: bool = False,
+) -> int:
+    """How many posts :func:`list_posts` would list without a limit."""
+    where = await _filters(session, channel, status, include_duplicates, ordered=False)
+    return await session.scalar(select(func.count()).select_from(Post).where(*where)) or 0
 
 
 async def _add_duplicates_sources(session: AsyncSession, views: list[PostView]) -> None:

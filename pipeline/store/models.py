@@ -103,6 +103,8 @@ class Post(Base):
     __tablename__ = "posts"
     __table_args__ = (
         Index("ix_posts_status_date", "status", "date"),
+        # `posts list`: the newest posts of a large store without sorting it.
+        Index("ix_posts_date_id", "date", "id"),
         CheckConstraint("duplicate_of IS NULL OR duplicate_of <> id", name="not_own_duplicate"),
     )
 

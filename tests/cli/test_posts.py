@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
 import pytest
 
+from tests.pipeline.dedup.exports import Message, write_export
 from tests.seed import seed
 
 
@@ -107,3 +112,47 @@ def test_show_missing_post(seeded) -> None:
     result = seeded("posts", "show", "999")
     assert result.exit_code == 1
     assert result.stderr == "tgpipe: error: no post with id 999\n"
+
+
+@pytest.fixture
+def sixty(tgpipe, monkeypatch: pytest.MonkeyPatch, migrated_database_url: str, tmp_path: Path):
+    """A store of 60 posts, one a day; post N of the export is dated day N."""
+    monkeypatch.setenv("TGPIPE_DATABASE_URL", migrated_database_url)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    messages = [Message(n, f"Post {n}", start + timedelta(days=n)) for n in range(1, 61)]
+    assert tgpipe("import", str(write_export(tmp_path / "result.json", messages))).exit_code == 0
+    return tgpipe
+
+
+@pytest.mark.parametrize(
+    ("args", "rows", "footer"),
+    [
+        ((), 50, "the newest 50 of 60 posts (--limit N or --all for more)"),
+        (("--limit", "55"), 55, "the newest 55 of 60 posts (--all for more)"),
+        (("--limit", "60"), 60, "60 post(s)"),
+        (("--all",), 60, "60 post(s)"),
+    ],
+)
+def test_a_long_table_shows_the_newest_and_says_so(sixty, args, rows, footer) -> None:
+    result = sixty("posts", "list", *args)
+    assert result.exit_code == 0, result.stderr
+    shown = [int(n) for n in re.findall(r"^\s*(\d+)\s+2024-", result.stdout, re.MULTILINE)]
+    dates = re.findall(r"2024-\d\d-\d\d", result.stdout)
+    assert len(shown) == rows
+    assert dates == sorted(dates, reverse=True)
+    assert dates[0] == "2024-03-01"  # the newest: post 60, day 60
+    assert result.stdout.rstrip().endswith(footer)
+
+
+def test_json_lists_every_post_unless_limited(sixty) -> None:
+    assert len(sixty("posts", "list", "--json").json()) == 60
+    assert [p["text"] for p in sixty("posts", "list", "--json", "--limit", "2").json()] == [
+        "Post 60",
+        "Post 59",
+    ]
+
+
+def test_a_filter_that_matches_nothing_says_so(seeded) -> None:
+    result = seeded("posts", "list", "--status", "published")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == "No posts match."
