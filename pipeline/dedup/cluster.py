@@ -360,8 +360,10 @@ async def load_nodes(session: AsyncSession, ids: Sequence[int]) -> list[Node]:
             Post.id,
             Post.channel_id,
             Post.text,
-            Post.entities,
-            Post.media,
+            # Only their lengths count here: decoding every post's JSON cost more than the
+            # rest of the row.
+            func.json_array_length(Post.entities).label("entities"),
+            func.json_array_length(Post.media).label("media"),
             Post.views,
             Post.date,
             Post.content_hash,
@@ -384,8 +386,8 @@ async def load_nodes(session: AsyncSession, ids: Sequence[int]) -> list[Node]:
             id=row.id,
             rank=rank_of(
                 words=len(words),
-                entities=len(row.entities or ()),
-                media=len(row.media or ()),
+                entities=row.entities or 0,
+                media=row.media or 0,
                 reactions=int(row[11] or 0),
                 views=row.views,
                 date=row.date,

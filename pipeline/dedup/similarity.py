@@ -126,14 +126,21 @@ class Text:
     """A post's comparable words, with what similarity needs of them computed once."""
 
     words: tuple[str, ...]
-    numbers: tuple[str, ...] = field(init=False)
     ordered: Hashes = field(init=False)  # shingles in text order, for prefixes
     shingles: Hashes = field(init=False)  # sorted and distinct
+    _numbers: tuple[str, ...] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.numbers = numbers(self.words)
         self.ordered = ordered_shingles(self.words)
         self.shingles = np.unique(self.ordered)
+
+    @property
+    def numbers(self) -> tuple[str, ...]:
+        # On first use: only a pair alike enough for the veto needs them, and most of the
+        # candidates a post meets share a key by chance.
+        if self._numbers is None:
+            self._numbers = numbers(self.words)
+        return self._numbers
 
 
 def similarity(a: Text, b: Text) -> float:

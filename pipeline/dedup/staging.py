@@ -25,7 +25,7 @@ Ints = npt.NDArray[np.int64]
 # Rows held before they are written: 8 bytes a row, so this bounds the memory to ~8 MB
 # (about twice that while two runs merge); a 200,000-message import writes its keys in two
 # runs.
-LIMIT = 1_000_000
+LIMIT = 500_000
 
 # A row packed in one integer, key * 2**32 + post id, which sorts as (key, post id) does:
 # a run is one sorted array, and two runs merge in linear time (timsort finds the two
@@ -96,7 +96,7 @@ class StagedKeys:
         gone = np.fromiter(post_ids, np.int64, len(post_ids))
         self._runs = [kept for run in self._runs if len(kept := run[~np.isin(run & _LOW, gone)])]
 
-    def drain(self, chunk: int = 50_000) -> Iterator[list[tuple[int, int]]]:
+    def drain(self, chunk: int = 20_000) -> Iterator[list[tuple[int, int]]]:
         """Every held row in (key, post id) order, in lists of ``chunk`` rows (as tuples they
         take ten times the memory they take here); nothing is held after."""
         if not self._runs:
