@@ -45,15 +45,21 @@ def _work(format: str, path: str, options: ParseOptions, sender: Connection) -> 
             while batch := list(islice(events, EVENTS_PER_MESSAGE)):
                 _attach_features(batch, Path(path).parent)
                 outbox.put(batch)
-        outbox.put(_END)
+        outbox.last(_END)
+    except _WriterGone:
+        log.info("%s: the importing process has gone; parsing stopped", path)
     except ParseError as exc:
-        outbox.put(exc)
+        outbox.last(exc)
     except (RecursionError, MemoryError, UnicodeError, ValueError) as exc:
-        outbox.put(ParseError(path, None, f"unreadable input ({type(exc).__name__}: {exc})"))
+        outbox.last(ParseError(path, None, f"unreadable input ({type(exc).__name__}: {exc})"))
     finally:
         if isinstance(events, Generator):
             events.close()
         outbox.close()
+
+
+class _WriterGone(Exception):
+    """The process that reads the slices has gone (it stopped, or was killed)."""
 
 
 class _Outbox:
@@ -64,11 +70,20 @@ class _Outbox:
     def __init__(self, sender: Connection) -> None:
         self._sender = sender
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=_AHEAD)
+        self._gone = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tgpipe-parser-send")
         self._thread.start()
 
     def put(self, message: list[Event] | ParseError | str) -> None:
+        """Queue ``message``; :class:`_WriterGone` once nobody reads any more."""
+        if self._gone.is_set():
+            raise _WriterGone
         self._queue.put(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def last(self, message: ParseError | str) -> None:
+        """The end mark or the error, for a writer that may have gone already."""
+        with suppress(_WriterGone):
+            self.put(message)
 
     def close(self) -> None:
         self._queue.put(None)
@@ -76,10 +91,14 @@ class _Outbox:
 
     def _run(self) -> None:
         while (blob := self._queue.get()) is not None:
+            if self._gone.is_set():
+                continue  # only emptying the queue, so that put() and close() never block
             try:
                 self._sender.send_bytes(blob)
             except OSError:
-                return  # the writer has gone (it stopped reading): nothing more to send
+                # The writer has gone (killed, say): the parser stops at its next slice,
+                # instead of waiting for ever on a full queue as an orphan process.
+                self._gone.set()
 
 
 def _attach_features(batch: list[Event], base: Path) -> None:
