@@ -296,16 +296,20 @@ class PostWriter:
             [(item, post_id) for item, post_id in zip(new, new_ids, strict=True)], fresh=True
         )
         await self._add_sightings(known, fresh=False)
-        changed = await self._refresh_known(known)
+        changed, replaced = await self._refresh_known(known)
+        # A post of this batch whose text a later sighting in it replaced was re-keyed in the
+        # store already: the clusterer reads it back as it now is, and its first keys are
+        # not staged.
+        kept = [(item, pid) for item, pid in zip(new, new_ids, strict=True) if pid not in replaced]
         clusterer = Clusterer(self._session, self._threshold, self._staged)
-        for item, post_id in zip(new, new_ids, strict=True):
+        for item, post_id in kept:
             clusterer.add(self._node(item.post, post_id), indexed=False)
         if self._added and new_ids and min(new_ids) < self._added[-1]:
             self._added = array("q", sorted([*self._added, *new_ids]))  # never seen: ids ascend
         else:
             self._added.extend(sorted(new_ids))
         self._note(await clusterer.settle([*new_ids, *changed]))
-        self._staged.add([_features(item.post).keys for item in new], new_ids)
+        self._staged.add([_features(item.post).keys for item, _ in kept], [pid for _, pid in kept])
         if self._staged.full:
             await self._write_staged()
 
@@ -559,16 +563,17 @@ class PostWriter:
                 .values(last_seen_at=self._seen_at, import_run_id=self._run_id)
             )
 
-    async def _refresh_known(self, known: list[tuple[_Pending, int]]) -> list[int]:
+    async def _refresh_known(self, known: list[tuple[_Pending, int]]) -> tuple[list[int], set[int]]:
         """Bring stored posts up to date with a new sighting of them; return those whose
-        dedup standing may have changed (new text, or new counts that change their rank).
+        dedup standing may have changed (new text, or new counts that change their rank),
+        and those whose text was replaced.
 
         Counts (reactions, views) come from the newest sighting by export time; on a tie the
         larger total wins, so the result never depends on import order. The text comes from
         the richest version (see :func:`_version`).
         """
         if not known:
-            return []
+            return [], set()
         stored = await self._stored_versions({post_id for _, post_id in known})
         best: dict[int, _Pending] = {}
         for item, post_id in known:
@@ -600,7 +605,7 @@ class PostWriter:
                 if total != was.counts_total or views != was.views:
                     changed.add(post_id)  # reactions and views are part of a post's rank
         await self._write_counts([(post_id, counted[post_id]) for post_id in newer])
-        return sorted(changed)
+        return sorted(changed), replaced
 
     async def _stored_versions(self, post_ids: set[int]) -> dict[int, _Stored]:
         reactions = (

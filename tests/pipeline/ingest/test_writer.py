@@ -135,3 +135,25 @@ async def test_newer_views_can_change_which_copy_is_canonical(
     async with unit_of_work(session_factory) as session:
         (canonical,) = await list_posts(session)
     assert (canonical.channel, canonical.views) == ("Channel 1", 30)
+
+
+@pytest.mark.parametrize("batch", [1, 2000], ids=["apart", "one batch"])
+async def test_an_edit_later_in_the_same_file_leaves_only_its_keys(
+    session_factory: SessionFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    # The first version's keys may still be held back (staging.py) or not even be held yet
+    # (same batch) when the edit replaces them.
+    monkeypatch.setattr("pipeline.ingest.writer.BATCH_SIZE", batch)
+    edited_text = "Релиз отменили: в новой версии нашли ошибку, возвращайтесь к предыдущей сборке."
+    edit = {"edited": "2024-06-15T10:00:00", "edited_unixtime": "1718445600"}
+    both = write_export(
+        tmp_path / "result.json", [Message(7, TEXT), Message(7, edited_text, extra=edit)]
+    )
+    await import_paths(session_factory, [both])
+    post = await only_post(session_factory)
+    assert post.text == edited_text
+    async with unit_of_work(session_factory) as session:
+        keys = list(await session.scalars(select(PostKey.key).where(PostKey.post_id == post.id)))
+    from pipeline.dedup.signature import lsh_keys
+
+    assert sorted(keys) == sorted(lsh_keys([tokens(edited_text)])[0])
