@@ -941,7 +941,11 @@ async def check_only(factory: SessionFactory, queries: list[Query], threshold: f
         text = Text(words)
         matched = any(
             (f.content_hash is not None and f.content_hash == nodes[i].content_hash)
-            or (words and nodes[i].words and similarity(text, nodes[i].text) >= threshold)
+            or (
+                words
+                and nodes[i].words
+                and similarity(text, nodes[i].text, floor=threshold) >= threshold
+            )
             for i in near
             if i in nodes
         )
@@ -985,7 +989,7 @@ async def brute_force(factory: SessionFactory, queries: list[Query], threshold: 
     began = time.perf_counter()
     for query in queries:
         checked = Text(tuple(tokens(query.text)))
-        best = max((similarity(checked, other) for other in stored), default=0.0)
+        best = max((similarity(checked, other, threshold) for other in stored), default=0.0)
         if query.source is None:
             merged += best >= threshold
         else:

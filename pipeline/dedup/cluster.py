@@ -247,7 +247,7 @@ class Clusterer:
             return 1.0
         if not a.compared_words or not b.compared_words:
             return 0.0
-        return similarity(a.text, b.text)
+        return similarity(a.text, b.text, floor=self._threshold)
 
     async def _find_neighbours(self, ids: list[int]) -> None:
         _compute_keys([self._nodes[i] for i in ids if self._nodes[i].keys is None])

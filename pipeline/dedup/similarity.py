@@ -143,8 +143,12 @@ class Text:
         return self._numbers
 
 
-def similarity(a: Text, b: Text) -> float:
-    """How alike two texts are, 0..1; 0 when their numbers disagree."""
+def similarity(a: Text, b: Text, floor: float = VETO_FROM) -> float:
+    """How alike two texts are, 0..1; 0 when their numbers disagree.
+
+    A score below ``floor`` comes back as it is, never vetoed: a caller that keeps only
+    scores from ``floor`` on (the clusterer, from its threshold) need not pay for the veto of
+    pairs it drops anyway, which were most of the time a template channel took."""
     score = _jaccard(a.shingles, b.shingles)
     short, long = (a, b) if len(a.words) <= len(b.words) else (b, a)
     if len(short.words) < len(long.words) and score < 1.0:
@@ -153,7 +157,7 @@ def similarity(a: Text, b: Text) -> float:
     # The veto aligns the two texts word by word, the dearest step here: it only matters
     # for texts alike enough to be taken for one another.
     if (
-        score >= VETO_FROM
+        score >= max(floor, VETO_FROM)
         and a.numbers != b.numbers
         and not _aligned_numbers_agree(a.words, b.words)
     ):

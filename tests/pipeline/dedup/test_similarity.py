@@ -254,6 +254,33 @@ def test_template_posts_differing_only_in_a_number_score_zero(left: str, right: 
     assert similarity(text(right), text(left)) == 0.0
 
 
+@pytest.mark.parametrize("floor", [0.3, THRESHOLD, 0.9])
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        (CVE.format("0723", "0722"), CVE.format("0724", "0722")),  # vetoed
+        (RELEASE.format("2.4.1"), RELEASE.format("2.4.1") + " Thanks to 12 contributors!"),
+        (ENGLISH, ENGLISH.replace("a", "o", 3)),
+    ],
+)
+def test_a_floor_spares_the_veto_only_where_the_caller_drops_the_score(
+    left: str, right: str, floor: float
+) -> None:
+    # The clusterer keeps scores from its threshold on: below it, the veto's verdict cannot
+    # matter, and for what it keeps the answer is the same as without a floor.
+    a, b = text(left), text(right)
+    floored, full = similarity(a, b, floor=floor), similarity(a, b)
+    assert (floored >= floor) == (full >= floor)
+    if full >= floor:
+        assert floored == full
+
+
+def test_the_veto_is_not_checked_below_the_floor() -> None:
+    a, b = text(CVE.format("0723", "0722")), text(CVE.format("0724", "0722"))
+    assert similarity(a, b) == 0.0
+    assert 0.6 < similarity(a, b, floor=0.99) < 0.99  # the score as it is, not vetoed
+
+
 def test_a_copy_that_lost_a_number_is_still_similar() -> None:
     full = text(RELEASE.format("2.4.1") + " Thanks to 12 contributors!")
     cut = text(RELEASE.format("2.4.1"))
