@@ -20,9 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
-import numpy as np
-
-from pipeline.dedup.signature import SHINGLE, Hashes, ordered_shingles
+from pipeline.dedup.signature import SHINGLE, ordered_shingles
 from pipeline.dedup.threshold import DEFAULT_THRESHOLD as DEFAULT_THRESHOLD  # re-exported
 from pipeline.dedup.threshold import VETO_FROM
 
@@ -114,10 +112,10 @@ def _aligned_numbers_agree(a: Sequence[str], b: Sequence[str]) -> bool:
     return True
 
 
-def _jaccard(a: Hashes, b: Hashes) -> float:
-    if not len(a) or not len(b):
+def _jaccard(a: frozenset[int], b: frozenset[int]) -> float:
+    if not a or not b:
         return 0.0
-    common = len(np.intersect1d(a, b, assume_unique=True))
+    common = len(a & b)
     return common / (len(a) + len(b) - common)
 
 
@@ -126,13 +124,15 @@ class Text:
     """A post's comparable words, with what similarity needs of them computed once."""
 
     words: tuple[str, ...]
-    ordered: Hashes = field(init=False)  # shingles in text order, for prefixes
-    shingles: Hashes = field(init=False)  # sorted and distinct
+    # Python ints and sets rather than numpy arrays: a post has tens of shingles, and at
+    # that size numpy's cost per call was most of a comparison.
+    ordered: list[int] = field(init=False)  # shingles in text order, for prefixes
+    shingles: frozenset[int] = field(init=False)
     _numbers: tuple[str, ...] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.ordered = ordered_shingles(self.words)
-        self.shingles = np.unique(self.ordered)
+        self.ordered = ordered_shingles(self.words).tolist()
+        self.shingles = frozenset(self.ordered)
 
     @property
     def numbers(self) -> tuple[str, ...]:
@@ -152,7 +152,7 @@ def similarity(a: Text, b: Text, floor: float = VETO_FROM) -> float:
     score = _jaccard(a.shingles, b.shingles)
     short, long = (a, b) if len(a.words) <= len(b.words) else (b, a)
     if len(short.words) < len(long.words) and score < 1.0:
-        head = np.unique(long.ordered[: max(len(short.words) - SHINGLE + 1, 0)])
+        head = frozenset(long.ordered[: max(len(short.words) - SHINGLE + 1, 0)])
         score = max(score, _jaccard(short.shingles, head))
     # The veto aligns the two texts word by word, the dearest step here: it only matters
     # for texts alike enough to be taken for one another.
