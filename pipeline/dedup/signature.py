@@ -110,18 +110,6 @@ def _shingle_hashes(word_hashes: Hashes, size: int = SHINGLE) -> Hashes:
     return _mix(combined)
 
 
-def ordered_shingles(words: Sequence[str]) -> Hashes:
-    """The shingle hashes of ``words`` in text order (one per starting word)."""
-    if len(words) < SHINGLE:
-        return np.empty(0, U64)
-    return _shingle_hashes(np.array(_word_hashes(words), U64))
-
-
-def shingles(words: Sequence[str]) -> Hashes:
-    """The sorted, distinct shingle hashes of ``words`` (for exact similarity)."""
-    return np.unique(ordered_shingles(words))
-
-
 def _to_keys(values: Hashes) -> npt.NDArray[np.int32]:
     """Signed 32-bit keys: small in both databases' indexes, yet unrelated posts share one
     by chance only about once in four billion comparisons."""

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
-from pipeline.dedup.signature import SHINGLE, ordered_shingles
+from pipeline.dedup.signature import SHINGLE
 from pipeline.dedup.threshold import DEFAULT_THRESHOLD as DEFAULT_THRESHOLD  # re-exported
 from pipeline.dedup.threshold import VETO_FROM
 
@@ -124,14 +124,16 @@ class Text:
     """A post's comparable words, with what similarity needs of them computed once."""
 
     words: tuple[str, ...]
-    # Python ints and sets rather than numpy arrays: a post has tens of shingles, and at
-    # that size numpy's cost per call was most of a comparison.
-    ordered: list[int] = field(init=False)  # shingles in text order, for prefixes
+    # Its word pairs by Python's own 64-bit hash, as plain ints in a set: a post has tens of
+    # them, where numpy's cost per call was most of a comparison. (Never stored, so the
+    # hash needs to agree only within one process.)
+    ordered: list[int] = field(init=False)  # in text order, for prefixes
     shingles: frozenset[int] = field(init=False)
     _numbers: tuple[str, ...] | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.ordered = ordered_shingles(self.words).tolist()
+        runs = zip(*(self.words[i:] for i in range(SHINGLE)), strict=False)  # tails end it
+        self.ordered = list(map(hash, runs))
         self.shingles = frozenset(self.ordered)
 
     @property

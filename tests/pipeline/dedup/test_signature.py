@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from pipeline.dedup import signature
-from pipeline.dedup.signature import exact_key, lsh_keys, shingles
+from pipeline.dedup.signature import exact_key, lsh_keys
 from pipeline.dedup.text import content_hash, tokens
 from tests.pipeline.dedup.samples import ARABIC, CHINESE, ENGLISH, RUSSIAN, SPORTS
 
@@ -18,33 +17,6 @@ LONG_IDS = ["en", "ru", "zh", "ar", "en-sports"]
 
 def keys_of(source: str) -> list[int]:
     return lsh_keys([tokens(source)])[0]
-
-
-# --- shingles ------------------------------------------------------------------------------
-
-
-def test_shingles_of_too_few_words_are_empty() -> None:
-    assert len(shingles([])) == 0
-    assert len(shingles(["one"])) == 0
-
-
-def test_shingles_are_sorted_distinct_word_pairs() -> None:
-    found = shingles(["a", "b", "a", "b", "c"])  # pairs ab, ba, ab, bc: three distinct
-    assert found.dtype == np.uint64
-    assert len(found) == 3
-    assert list(found) == sorted(found)
-
-
-def test_shingles_depend_on_order_not_position() -> None:
-    pair = shingles(["hello", "world"])
-    assert len(pair) == 1
-    assert pair[0] in shingles(["say", "hello", "world", "again"])
-    assert set(shingles(["world", "hello"])).isdisjoint(pair)
-
-
-def test_shingle_hash_is_stable() -> None:
-    # Similarity scores are stored with clusters: the hash may change only with FEATURES_VERSION.
-    assert shingles(["hello", "world"]).tolist() == [4096962470008722859]
 
 
 # --- lsh_keys: shape and stability ---------------------------------------------------------

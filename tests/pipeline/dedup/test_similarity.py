@@ -293,6 +293,15 @@ def test_too_short_for_a_shingle_scores_zero() -> None:
     assert similarity(Text(()), text(ENGLISH)) == 0.0
 
 
+def test_shingles_are_the_distinct_word_pairs() -> None:
+    assert Text(()).shingles == Text(("one",)).shingles == frozenset()
+    assert len(Text(("a", "b", "a", "b", "c")).shingles) == 3  # ab, ba, ab, bc
+    pair = Text(("hello", "world")).shingles
+    assert len(pair) == 1
+    assert pair < Text(("say", "hello", "world", "again")).shingles
+    assert pair.isdisjoint(Text(("world", "hello")).shingles)  # order counts
+
+
 def test_text_precomputes_numbers_and_shingles() -> None:
     found = text(BULLETIN.format("November"))
     assert found.numbers == ("m11", "2018")
