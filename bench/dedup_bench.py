@@ -921,11 +921,13 @@ async def check_only(factory: SessionFactory, queries: list[Query], threshold: f
     """The check without the writing, read only: the look-up of the queries' index keys,
     loading the stored posts found (``load_nodes``) and their exact similarity, as the
     clusterer finds a new post's neighbours (``find_candidates`` is its own search). The
-    queries' features (words, keys) are timed apart: an import computes them in its parser
-    process, beside the writer. (The clusterer itself cannot run on posts that are not
-    stored: the stored posts it re-decides find their neighbours through ``post_keys``.)"""
+    queries' features (their words and keys) are timed apart: an import computes them in
+    its parser process, beside the writer. (The clusterer itself cannot run on posts that
+    are not stored: the stored posts it re-decides find their neighbours through
+    ``post_keys``.)"""
     began = time.perf_counter()
     features = compute([q.text for q in queries])
+    query_words = [words_of(q.text, f.content_hash) for q, f in zip(queries, features, strict=True)]
     featured = time.perf_counter()
     async with factory() as session:
         candidates = await find_candidates(session, [(None, f.keys) for f in features])
@@ -935,9 +937,7 @@ async def check_only(factory: SessionFactory, queries: list[Query], threshold: f
             nodes[node.id] = node
         await session.rollback()
     found = merged = 0
-    for query, f, near in zip(queries, features, candidates, strict=True):
-        # As the clusterer does: a post's words only once it meets a candidate.
-        words = words_of(query.text, f.content_hash) if near else ()
+    for query, f, words, near in zip(queries, features, query_words, candidates, strict=True):
         text = Text(words)
         matched = any(
             (f.content_hash is not None and f.content_hash == nodes[i].content_hash)
