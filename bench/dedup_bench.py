@@ -1188,6 +1188,10 @@ async def run_scale(args: argparse.Namespace, work: Path) -> None:
     filler = Filler(vocabularies(originals), np.random.Generator(np.random.PCG64(args.seed)))
     rng = random.Random(args.seed)
     store = work / "scale.db"
+    # The sizes grow from an empty store: one kept from an earlier run (--keep) would start
+    # the smallest size at the largest.
+    for stale in work.glob("scale.db*"):
+        stale.unlink()
     engine, factory = await open_store(store)
     results: list[SizeResult] = []
     probe = [0]
