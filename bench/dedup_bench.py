@@ -1181,6 +1181,13 @@ def report_scale(results: list[SizeResult], brute_max: int) -> None:
     _print(f"the check at its slowest: {1000 * slowest:.0f} µs/post ({verdict}, target 150 µs)")
 
 
+def _remove_store(store: Path) -> None:
+    """The sizes grow from an empty store: one kept from an earlier run (--keep) would start
+    the smallest size at the largest."""
+    for stale in store.parent.glob(f"{store.name}*"):
+        stale.unlink()
+
+
 async def run_scale(args: argparse.Namespace, work: Path) -> None:
     _print("== speed: time per post checked against growing stores ==")
     started = time.perf_counter()
@@ -1188,10 +1195,7 @@ async def run_scale(args: argparse.Namespace, work: Path) -> None:
     filler = Filler(vocabularies(originals), np.random.Generator(np.random.PCG64(args.seed)))
     rng = random.Random(args.seed)
     store = work / "scale.db"
-    # The sizes grow from an empty store: one kept from an earlier run (--keep) would start
-    # the smallest size at the largest.
-    for stale in work.glob("scale.db*"):
-        stale.unlink()
+    _remove_store(store)
     engine, factory = await open_store(store)
     results: list[SizeResult] = []
     probe = [0]
