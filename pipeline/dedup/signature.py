@@ -97,7 +97,7 @@ def _word_hashes(words: Sequence[str]) -> list[int | None]:
     return hashes
 
 
-def _shingle_hashes(word_hashes: Hashes, size: int = SHINGLE) -> Hashes:
+def _shingle_hashes(word_hashes: Hashes, size: int) -> Hashes:
     """Every run of ``size`` consecutive words, hashed (one value per starting position)."""
     count = len(word_hashes) - size + 1
     combined = np.zeros(max(count, 0), U64)
