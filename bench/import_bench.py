@@ -9,8 +9,9 @@ each in a fresh process and a fresh store:
 * baseline: the same file loaded with the standard `json` module and its id/text/date rows
   inserted with `sqlite3` `executemany` — the least work that still stores the posts;
 * template: a channel whose posts share one layout and differ in their numbers and a few
-  words (``--template`` posts, the worst case for dedup: every post is a candidate of every
-  other), imported alone;
+  words (the worst case for dedup: every post resembles every other), imported alone, at
+  ``--template`` posts and at ten times as many; its cost per post (start-up apart, timed on
+  a ten-post file) must stay bounded, not grow with the channel;
 * a full store: with ``--prefill N``, the same export imported into a store that already
   holds N posts of another channel (imported first, not timed).
 
@@ -43,6 +44,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -438,11 +440,14 @@ def main() -> None:
         "baseline", args.messages, _measure("baseline", [str(export), str(base_db)], work, env)
     )
     runs.append(base)
+    templates: list[Run] = []
     if args.template:  # 0 leaves it out
-        template = _export(
-            work, f"template-{args.template}.json", lambda p: generate_template(p, args.template)
-        )
-        runs.append(tgpipe("template channel", template, args.template, sqlite("template")))
+        for count in (10, args.template, 10 * args.template):
+            template = _export(
+                work, f"template-{count}.json", partial(generate_template, count=count)
+            )
+            templates.append(tgpipe("template channel", template, count, sqlite("template")))
+        runs.extend(templates[1:])
     full: Run | None = None
     if args.prefill:
         filler = _export(
@@ -493,6 +498,15 @@ def main() -> None:
         slower = ours.rate / full.rate - 1
         _check(
             f"into a store of {args.prefill:,} posts within 30 %", slower <= 0.3, f"{slower:+.0%}"
+        )
+    if templates:
+        start_up, small, large = templates
+        cost = [(run.seconds - start_up.seconds) / run.messages * 1e6 for run in (small, large)]
+        _check(
+            f"template channel: cost per post bounded, {small.messages:,} → "
+            f"{large.messages:,} posts within 2x",
+            cost[1] <= 2 * cost[0],
+            f"{cost[0]:.0f} → {cost[1]:.0f} µs per post ({start_up.seconds:.2f} s start-up)",
         )
     if postgres is not None:
         _check(

@@ -9,7 +9,10 @@ and a post whose canonical status changes passes the question on to the posts ra
 it that resemble it. The result equals clustering the whole store from scratch.
 
 "Resemble" (neighbours): two posts that share an index key and whose similarity reaches the
-threshold, or that have equal content hashes.
+threshold, or that have equal content hashes. Through a hot key (one held by more than
+``HOT_KEY`` posts: a channel of one layout) two posts meet only when their numbers are equal
+too, so that a post's work stays bounded however many posts share its layout; when a key
+becomes hot (or stops being), every post holding it is decided again.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import logging
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,8 +29,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pipeline.dedup.features import is_text_hash, words_of
-from pipeline.dedup.signature import exact_key, lsh_keys
-from pipeline.dedup.similarity import Text, similarity
+from pipeline.dedup.signature import HOT_KEY, exact_key, hot_mark, lsh_keys, refined_key
+from pipeline.dedup.similarity import Text, numbers, similarity
 from pipeline.dedup.staging import StagedKeys
 from pipeline.dedup.text import tokens
 from pipeline.store.models import (
@@ -119,6 +123,10 @@ class Node:
             self._text = Text(self.compared_words)
         return self._text
 
+    def forget_text(self) -> None:
+        """Let the shingles go (most of a node's memory); they follow from the words again."""
+        self._text = None
+
     @property
     def state(self) -> tuple[int | None, DuplicateReason | None, float | None]:
         return (self.duplicate_of, self.reason, self.similarity)
@@ -167,18 +175,36 @@ class _Pending:
         return self.order > other.order
 
 
+# Posts whose candidates are read and compared at a time.
+_SCORED_TOGETHER = 500
+
+
 class Clusterer:
     """Settles the clusters around posts that were just added or changed, in one session."""
 
     def __init__(
-        self, session: AsyncSession, threshold: float, staged: StagedKeys | None = None
+        self,
+        session: AsyncSession,
+        threshold: float,
+        staged: StagedKeys | None = None,
+        hot: set[int] | None = None,
     ) -> None:
         self._session = session
         self._threshold = threshold
         self._staged = staged  # keys of posts written earlier, not in post_keys yet
+        # Keys known to be hot and marked, kept by the caller from one batch to the next:
+        # their holders (thousands, in a channel of one layout) are never read again.
+        self.known_hot = hot if hot is not None else set()
         self._nodes: dict[int, Node] = {}
         self._neighbours: dict[int, dict[int, float]] = {}
         self._unindexed: dict[int, list[int]] = {}  # key -> added posts not in post_keys yet
+        self._hot: dict[int, bool] = {}  # key -> held by more than HOT_KEY posts
+        self._unrefined: set[int] = set()  # posts whose refined keys are not in post_keys
+        self._met_only: set[int] = set()  # posts read only as candidates, resembling none
+        # What settling found the index must gain or lose besides the new posts' own keys:
+        # refined keys and hot marks, as (key, post id). The caller writes them.
+        self.rows_to_add: set[tuple[int, int]] = set()
+        self.rows_to_drop: set[tuple[int, int]] = set()
 
     def add(self, node: Node, *, indexed: bool = True) -> None:
         """A post already written in this session, given so it need not be read back.
@@ -188,18 +214,31 @@ class Clusterer:
         index for them only to drop each row was most of the candidate look-up's work."""
         self._nodes[node.id] = node
         if not indexed:
+            self._unrefined.add(node.id)
             for key in node.keys or ():
                 self._unindexed.setdefault(key, []).append(node.id)
 
-    async def settle(self, fresh: Iterable[int]) -> list[Change]:
+    def rekeyed(self, post_ids: Iterable[int]) -> None:
+        """Posts whose keys were just replaced in post_keys (and their refined keys dropped)."""
+        self._unrefined.update(post_ids)
+
+    async def settle(self, fresh: Iterable[int], removed_keys: Iterable[int] = ()) -> list[Change]:
         """Decide again ``fresh`` (new or changed) posts and everything that depends on them;
-        write the changes and return them."""
+        write the changes and return them. ``removed_keys``: keys that re-keyed posts lost,
+        which may have stopped being hot."""
         fresh_ids = set(fresh)
         await self._load(fresh_ids)
         # A changed post's former duplicates depend on it whatever its new rank.
         members = await self._members_of(fresh_ids)
         await self._load(members)
         pending = {i for i in fresh_ids | members if i in self._nodes}
+        # Neighbours first, before anything is decided: a key that became hot, or stopped
+        # being, changes whom its holders meet, and they are all decided again.
+        redo = await self._find_neighbours(sorted(pending), set(removed_keys))
+        while redo:
+            fresh_ids |= redo
+            pending |= redo
+            redo = await self._find_neighbours(sorted(redo - self._neighbours.keys()))
         heap = [_Pending(self._nodes[i]) for i in pending]
         heapq.heapify(heap)
         changes: list[Change] = []
@@ -208,7 +247,15 @@ class Clusterer:
             if node.id not in pending:
                 continue
             if node.id not in self._neighbours:
-                await self._find_neighbours([i for i in pending if i not in self._neighbours])
+                # Posts stored before, whose keys kept their counts: only a store refined
+                # under other rules has hot keys to settle here, after the first decisions.
+                for other_id in await self._find_neighbours(
+                    [i for i in pending if i not in self._neighbours]
+                ):
+                    if other_id not in pending and other_id in self._nodes:
+                        fresh_ids.add(other_id)
+                        pending.add(other_id)
+                        heapq.heappush(heap, _Pending(self._nodes[other_id]))
             pending.discard(node.id)
             was_canonical = node.duplicate_of is None
             self._decide(node)
@@ -249,31 +296,129 @@ class Clusterer:
             return 0.0
         return similarity(a.text, b.text, floor=self._threshold)
 
-    async def _find_neighbours(self, ids: list[int]) -> None:
-        _compute_keys([self._nodes[i] for i in ids if self._nodes[i].keys is None])
-        found_for = await find_candidates(
-            self._session, [(i, self._nodes[i].keys or ()) for i in ids], self._staged
+    async def _find_neighbours(self, ids: list[int], removed_keys: Iterable[int] = ()) -> set[int]:
+        """Find the neighbours of ``ids``. Returns the stored posts to decide again because
+        one of their keys became hot, or stopped being (``removed_keys`` may have)."""
+        nodes = [self._nodes[i] for i in ids if i in self._nodes]
+        _compute_keys([node for node in nodes if node.keys is None])
+        raw = {key for node in nodes for key in node.keys or ()}
+        removed = set(removed_keys)
+        holders = await _holders(
+            self._session, sorted((raw - self.known_hot) | removed), self._staged
         )
-        candidates = dict(zip(ids, found_for, strict=True))
-        if self._unindexed:
-            for i, found in candidates.items():
-                for key in self._nodes[i].keys or ():
-                    found.update(self._unindexed.get(key, ()))
-                found.discard(i)
-        await self._load({other for found in candidates.values() for other in found})
-        for i, found in candidates.items():
-            node = self._nodes[i]
-            neighbours = self._neighbours.setdefault(i, {})
-            for other_id in found:
-                other = self._nodes.get(other_id)
-                if other is None:
-                    continue
-                score = self._score(node, other)
-                if score >= self._threshold:
-                    neighbours[other_id] = score
-                    # Symmetric: keep the other side's list right if it was already built.
-                    if other_id in self._neighbours:
-                        self._neighbours[other_id][i] = score
+        redo = await self._settle_heat(raw, removed, holders)
+        # Through a hot key a post is looked up, and found, by its refined key instead.
+        effective = {node.id: self._effective_keys(node) for node in nodes}
+        for node in nodes:
+            if node.id in self._unrefined:
+                self._unrefined.discard(node.id)
+                for key, instead in zip(node.keys or (), effective[node.id], strict=True):
+                    if key != instead:
+                        self._index(instead, node.id)
+        refined = sorted({key for keys in effective.values() for key in keys} - raw)
+        holders.update(await _holders(self._session, refined, self._staged))
+        candidates: dict[int, set[int]] = {}
+        for node in nodes:
+            found = candidates[node.id] = set()
+            for key in effective[node.id]:
+                found.update(holders.get(key, ()))
+                found.update(self._unindexed.get(key, ()))
+            found.discard(node.id)
+            found.discard(0)  # a hot mark's row, if a key equals one by chance
+        # A part of the posts at a time, and the shingles of a candidate that resembles none of
+        # them let go after its last part: memory then follows the neighbours a batch has
+        # more than its candidates (in a channel of one layout, tens of thousands that share
+        # a key by chance, with most of their words).
+        looked_up = list(candidates.items())
+        parts = [
+            looked_up[start : start + _SCORED_TOGETHER]
+            for start in range(0, len(looked_up), _SCORED_TOGETHER)
+        ]
+        last_part = {
+            other: index for index, part in enumerate(parts) for _, found in part for other in found
+        }
+        for index, part in enumerate(parts):
+            self._met_only |= await self._load({other for _, found in part for other in found})
+            for i, found in part:
+                node = self._nodes[i]
+                neighbours = self._neighbours.setdefault(i, {})
+                for other_id in found:
+                    other = self._nodes.get(other_id)
+                    if other is None:
+                        continue
+                    score = self._score(node, other)
+                    if score >= self._threshold:
+                        neighbours[other_id] = score
+                        self._met_only.discard(other_id)
+                        # Symmetric: keep the other side's list right if it was already built.
+                        if other_id in self._neighbours:
+                            self._neighbours[other_id][i] = score
+            done = [other for _, found in part for other in found if last_part[other] == index]
+            for other_id in self._met_only.intersection(done):
+                self._nodes[other_id].forget_text()
+        return redo
+
+    def _effective_keys(self, node: Node) -> tuple[int, ...]:
+        keys = node.keys or ()
+        if not any(self._hot[key] for key in keys):
+            return keys
+        figures = node.text.numbers
+        return tuple(refined_key(key, figures) if self._hot[key] else key for key in keys)
+
+    def _index(self, key: int, post_id: int) -> None:
+        """A row the index must gain, found by look-ups in this session until it is written."""
+        if (key, post_id) not in self.rows_to_add:
+            self.rows_to_add.add((key, post_id))
+            self._unindexed.setdefault(key, []).append(post_id)
+
+    async def _settle_heat(
+        self, keys: set[int], removed: set[int], holders: dict[int, list[int]]
+    ) -> set[int]:
+        """Learn which of ``keys`` are hot. A key's mark row says its holders are refined:
+        when a key is hot but unmarked, refine its stored holders (new posts are refined as
+        they are looked up); when a key that lost holders (``removed``) is marked but no
+        longer hot, drop the refined keys. Returns the stored holders of such keys."""
+        unknown = [key for key in keys if key not in self._hot]
+        for key in [*unknown, *removed]:
+            if key in self.known_hot and key not in removed:
+                self._hot[key] = True
+                continue
+            count = len(holders.get(key, ())) + len(self._unindexed.get(key, ()))
+            self._hot[key] = count > HOT_KEY
+        unknown = [key for key in unknown if key not in self.known_hot]
+        # Only the marks that can be out of step are looked up: those of keys just found hot,
+        # and of keys that lost holders.
+        asked = [key for key in unknown if self._hot[key]] + [
+            key for key in removed if not self._hot[key]
+        ]
+        if not asked:
+            return set()
+        marks = {hot_mark(key): key for key in asked}
+        found = await _holders(self._session, sorted(marks), self._staged)
+        marked = {marks[mark] for mark in found} | {
+            marks[mark] for mark, _ in self.rows_to_add if mark in marks
+        }
+        redo: set[int] = set()
+        for key in asked:
+            if self._hot[key]:
+                self.known_hot.add(key)
+            else:
+                self.known_hot.discard(key)
+            if self._hot[key] == (key in marked):
+                continue
+            stored = [i for i in holders.get(key, ()) if i]
+            await self._load(stored)
+            rows = {(refined_key(key, self._nodes[i].text.numbers), i) for i in stored}
+            rows.add((hot_mark(key), 0))
+            if self._hot[key]:
+                log.debug("dedup key %d became hot: refining its %d posts", key, len(stored))
+                for row in rows:
+                    self._index(*row)
+            else:
+                log.debug("dedup key %d is no longer hot: %d posts", key, len(stored))
+                self.rows_to_drop |= rows
+            redo.update(stored)
+        return redo
 
     async def _members_of(self, ids: set[int]) -> set[int]:
         if not ids:
@@ -284,11 +429,15 @@ class Clusterer:
         )
         return set(rows)
 
-    async def _load(self, ids: Iterable[int]) -> None:
+    async def _load(self, ids: Iterable[int]) -> set[int]:
+        """Read the posts not known yet; returns their ids."""
         missing = sorted(i for i in ids if i not in self._nodes)
-        if missing:
-            for node in await load_nodes(self._session, missing):
-                self._nodes[node.id] = node
+        if not missing:
+            return set()
+        nodes = await load_nodes(self._session, missing)
+        for node in nodes:
+            self._nodes[node.id] = node
+        return {node.id for node in nodes}
 
     async def _write(self, changes: list[Change]) -> None:
         if changes:
@@ -315,32 +464,38 @@ async def find_candidates(
     ``post_keys`` and the keys ``staged`` to be written to it.
 
     All of them, however many: capping them would make which posts meet depend on the order
-    they were stored in, and the clusters with it. Stores of real channels average well
-    under one candidate per post (bench/dedup_bench.py); a post repeated many times is cheap
-    (equal content hashes need no shingles); a huge family of template posts is slow."""
-    result: list[set[int]] = [set() for _ in posts]
-    wanted = sorted({key for _, keys in posts for key in keys})
-    if not wanted:
-        return result
-    # Each key once, however many posts ask for it: a batch's posts share many keys, and
-    # a template channel's share most. Its holders then reach every post asking for it.
+    they were stored in, and the clusters with it (the clusterer bounds them its own way, by
+    refining hot keys). Stores of real channels average well under one candidate per post
+    (bench/dedup_bench.py)."""
+    holders = await _holders(session, sorted({key for _, keys in posts for key in keys}), staged)
+    result: list[set[int]] = []
+    for post_id, keys in posts:
+        found: set[int] = set()
+        for key in keys:
+            found.update(holders.get(key, ()))
+        found.discard(post_id)  # a stored post's own keys are in the index
+        found.discard(0)
+        result.append(found)
+    return result
+
+
+async def _holders(
+    session: AsyncSession, keys: Sequence[int], staged: StagedKeys | None
+) -> dict[int, list[int]]:
+    """The posts holding each of ``keys`` in post_keys or ``staged``; each key looked up
+    once, however many posts ask for it (a batch's posts share many keys)."""
     holders: dict[int, list[int]] = {}
+    if not keys:
+        return holders
     rows = await session.execute(
-        select(PostKey.key, PostKey.post_id).where(
-            among(PostKey.key, wanted, dialect_name(session))
-        )
+        select(PostKey.key, PostKey.post_id).where(among(PostKey.key, keys, dialect_name(session)))
     )
     for key, holder in rows:
         holders.setdefault(key, []).append(holder)
     if staged is not None:
-        for key, post_ids in staged.holders(wanted).items():
+        for key, post_ids in staged.holders(keys).items():
             holders.setdefault(key, []).extend(post_ids)
-    for found, (post_id, keys) in zip(result, posts, strict=True):
-        for key in keys:
-            if key in holders:
-                found.update(holders[key])
-        found.discard(post_id)  # a stored post's own keys are in the index
-    return result
+    return holders
 
 
 async def load_nodes(session: AsyncSession, ids: Sequence[int]) -> list[Node]:
@@ -379,7 +534,11 @@ async def load_nodes(session: AsyncSession, ids: Sequence[int]) -> list[Node]:
         .where(among(Post.id, ids, dialect_name(session)))
     )
     found = rows.all()
-    texts = [tuple(tokens(row.text)) if is_text_hash(row.content_hash) else () for row in found]
+    # Interned: the candidates of a batch share most of their words, often all but a few.
+    texts = [
+        tuple(map(sys.intern, tokens(row.text))) if is_text_hash(row.content_hash) else ()
+        for row in found
+    ]
     nodes = []
     for row, words in zip(found, texts, strict=True):
         node = Node(
@@ -406,6 +565,12 @@ async def load_nodes(session: AsyncSession, ids: Sequence[int]) -> list[Node]:
         )
         nodes.append(node)
     return nodes
+
+
+def refined_keys(keys: Sequence[int], words: Sequence[str]) -> list[int]:
+    """Each of ``keys`` as refined for a post with these comparable words, were it hot."""
+    found = numbers(words)
+    return [refined_key(key, found) for key in keys]
 
 
 def _compute_keys(nodes: Sequence[Node]) -> None:

@@ -105,7 +105,10 @@ async def rebuild(session: AsyncSession, threshold: float, reason: str = "asked"
     involved = sorted(
         set(await session.scalars(select(PostKey.post_id).where(PostKey.key.in_(shared))))
     )
-    changes = await Clusterer(session, threshold).settle(involved)
+    clusterer = Clusterer(session, threshold)
+    changes = await clusterer.settle(involved)
+    # The hot keys' refined keys (from scratch, none is dropped).
+    await keys_insert.run(connection, sorted(clusterer.rows_to_add))
     state = await _state(session)
     if state is None:
         session.add(DedupState(features_version=FEATURES_VERSION, threshold=threshold))

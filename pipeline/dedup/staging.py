@@ -96,6 +96,14 @@ class StagedKeys:
         gone = np.fromiter(post_ids, np.int64, len(post_ids))
         self._runs = [kept for run in self._runs if len(kept := run[~np.isin(run & _LOW, gone)])]
 
+    def discard_rows(self, rows: Sequence[tuple[int, int]]) -> None:
+        """Forget these (key, post id) rows."""
+        if not rows or not self._runs:
+            return
+        keys, owners = zip(*rows, strict=True)
+        gone = _pack(np.array(keys, np.int64), np.array(owners, np.int64))
+        self._runs = [kept for run in self._runs if len(kept := run[~np.isin(run, gone)])]
+
     def drain(self, chunk: int = 20_000) -> Iterator[list[tuple[int, int]]]:
         """Every held row in (key, post id) order, in lists of ``chunk`` rows (as tuples they
         take ten times the memory they take here); nothing is held after."""

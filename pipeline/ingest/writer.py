@@ -19,13 +19,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select, text, update
+from sqlalchemy import Table, delete, func, select, text, tuple_, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from pipeline.dedup import features as dedup_features
-from pipeline.dedup.cluster import Change, Clusterer, Node, rank_of
-from pipeline.dedup.features import Features
+from pipeline.dedup.cluster import Change, Clusterer, Node, rank_of, refined_keys
+from pipeline.dedup.features import Features, words_of
 from pipeline.dedup.signature import KEY_SHINGLE, exact_key, lsh_keys
 from pipeline.dedup.similarity import DEFAULT_THRESHOLD
 from pipeline.dedup.staging import StagedKeys
@@ -256,6 +256,7 @@ class PostWriter:
         self._took_over: dict[int, DuplicateReason] = {}
         # New posts' dedup keys, written to post_keys in large sorted runs (see staging.py).
         self._staged = StagedKeys()
+        self._hot_keys: set[int] = set()  # dedup keys found hot (see Clusterer)
 
     async def set_channel(self, channel: Channel | None) -> None:
         await self.flush()
@@ -296,20 +297,22 @@ class PostWriter:
             [(item, post_id) for item, post_id in zip(new, new_ids, strict=True)], fresh=True
         )
         await self._add_sightings(known, fresh=False)
-        changed, replaced = await self._refresh_known(known)
+        changed, replaced, removed_keys = await self._refresh_known(known)
         # A post of this batch whose text a later sighting in it replaced was re-keyed in the
         # store already: the clusterer reads it back as it now is, and its first keys are
         # not staged.
         kept = [(item, pid) for item, pid in zip(new, new_ids, strict=True) if pid not in replaced]
-        clusterer = Clusterer(self._session, self._threshold, self._staged)
+        clusterer = Clusterer(self._session, self._threshold, self._staged, self._hot_keys)
         for item, post_id in kept:
             clusterer.add(self._node(item.post, post_id), indexed=False)
+        clusterer.rekeyed(replaced)
         if self._added and new_ids and min(new_ids) < self._added[-1]:
             self._added = array("q", sorted([*self._added, *new_ids]))  # never seen: ids ascend
         else:
             self._added.extend(sorted(new_ids))
-        self._note(await clusterer.settle([*new_ids, *changed]))
+        self._note(await clusterer.settle([*new_ids, *changed], removed_keys))
         self._staged.add([_features(item.post).keys for item, _ in kept], [pid for _, pid in kept])
+        await self._index_rows(clusterer)
         if self._staged.full:
             await self._write_staged()
 
@@ -563,17 +566,19 @@ class PostWriter:
                 .values(last_seen_at=self._seen_at, import_run_id=self._run_id)
             )
 
-    async def _refresh_known(self, known: list[tuple[_Pending, int]]) -> tuple[list[int], set[int]]:
+    async def _refresh_known(
+        self, known: list[tuple[_Pending, int]]
+    ) -> tuple[list[int], set[int], set[int]]:
         """Bring stored posts up to date with a new sighting of them; return those whose
         dedup standing may have changed (new text, or new counts that change their rank),
-        and those whose text was replaced.
+        those whose text was replaced, and the dedup keys those lost.
 
         Counts (reactions, views) come from the newest sighting by export time; on a tie the
         larger total wins, so the result never depends on import order. The text comes from
         the richest version (see :func:`_version`).
         """
         if not known:
-            return [], set()
+            return [], set(), set()
         stored = await self._stored_versions({post_id for _, post_id in known})
         best: dict[int, _Pending] = {}
         for item, post_id in known:
@@ -581,10 +586,11 @@ class PostWriter:
             if current is None or _parsed_version(item.post) > _parsed_version(current.post):
                 best[post_id] = item
         replaced: set[int] = set()
+        removed_keys: set[int] = set()
         for post_id, item in best.items():
             was = stored[post_id]
             if was.may_be_richer(item.post) and _parsed_version(item.post) > was.version():
-                await self._replace_text(was, item.post)
+                removed_keys |= await self._replace_text(was, item.post)
                 replaced.add(post_id)
         # Posts this file added may have their old keys held still: forget those too.
         self._staged.discard(replaced)
@@ -605,7 +611,7 @@ class PostWriter:
                 if total != was.counts_total or views != was.views:
                     changed.add(post_id)  # reactions and views are part of a post's rank
         await self._write_counts([(post_id, counted[post_id]) for post_id in newer])
-        return sorted(changed), replaced
+        return sorted(changed), replaced, removed_keys
 
     async def _stored_versions(self, post_ids: set[int]) -> dict[int, _Stored]:
         reactions = (
@@ -643,8 +649,9 @@ class PostWriter:
             for row in rows
         }
 
-    async def _replace_text(self, was: _Stored, post: ParsedPost) -> None:
-        """Store ``post``'s version of the message, and re-key the post for dedup."""
+    async def _replace_text(self, was: _Stored, post: ParsedPost) -> set[int]:
+        """Store ``post``'s version of the message, and re-key the post for dedup; return
+        the keys it no longer has."""
         features = _features(post)
         preview = post.link_preview
         values: dict[str, Any] = {
@@ -669,11 +676,29 @@ class PostWriter:
         await self._session.execute(update(Post).where(Post.id == was.id).values(**values))
         old_keys = _keys_of(was.text, was.content_hash)
         if old_keys:
+            # And its refined keys, for those of them that were hot (see Clusterer).
+            refined = refined_keys(old_keys, words_of(was.text, was.content_hash))
             await self._session.execute(
-                delete(PostKey).where(PostKey.post_id == was.id, PostKey.key.in_(old_keys))
+                delete(PostKey).where(
+                    PostKey.post_id == was.id, PostKey.key.in_([*old_keys, *refined])
+                )
             )
         connection, bulk = await self._inserts()
         await bulk.keys.run(connection, [(key, was.id) for key in features.keys])
+        return set(old_keys) - set(features.keys)
+
+    async def _index_rows(self, clusterer: Clusterer) -> None:
+        """The index rows settling added or dropped besides the posts' own keys (refined
+        keys of hot keys)."""
+        if clusterer.rows_to_add:
+            added = sorted(clusterer.rows_to_add)
+            self._staged.add([[key] for key, _ in added], [post_id for _, post_id in added])
+        if clusterer.rows_to_drop:
+            dropped = sorted(clusterer.rows_to_drop)
+            self._staged.discard_rows(dropped)
+            await self._session.execute(
+                delete(PostKey).where(tuple_(PostKey.key, PostKey.post_id).in_(dropped))
+            )
 
     async def _write_counts(self, latest: list[tuple[int, ParsedPost]]) -> None:
         with_reactions = [post_id for post_id, post in latest if post.reactions]

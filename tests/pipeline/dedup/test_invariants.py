@@ -41,13 +41,14 @@ from sqlalchemy import func, select
 
 from pipeline.dedup import staging
 from pipeline.dedup.index import rebuild
+from pipeline.dedup.signature import HOT_KEY
 from pipeline.ingest import writer
 from pipeline.ingest.importer import ImportOptions, import_paths
 from pipeline.ingest.report import ImportReport
 from pipeline.posts import list_posts
 from pipeline.store import migrate
 from pipeline.store.db import SessionFactory, create_engine, create_session_factory, unit_of_work
-from pipeline.store.models import Post
+from pipeline.store.models import Post, PostKey
 from tests.db import backends, database
 
 # --- the data ------------------------------------------------------------------------------
@@ -302,6 +303,7 @@ Clusters = dict[Identity, frozenset[tuple[Identity, str | None]]]
 class Outcome:
     reports: list[ImportReport]  # one per import run
     states: list[tuple[Clusters, int]]  # the clusters and the number of posts after each run
+    indexes: list[frozenset[tuple[int, int]]]  # the post_keys rows after each run
 
     @property
     def clusters(self) -> Clusters:
@@ -343,6 +345,12 @@ async def _clusters(factory: SessionFactory) -> tuple[Clusters, int]:
     return clusters, count
 
 
+async def _index(factory: SessionFactory) -> frozenset[tuple[int, int]]:
+    async with unit_of_work(factory) as session:
+        rows = await session.execute(select(PostKey.key, PostKey.post_id))
+        return frozenset((key, post_id) for key, post_id in rows)
+
+
 async def _import(url: str, batches: Sequence[Sequence[Path]], from_scratch: bool) -> Outcome:
     """Migrate a fresh store at ``url``, then run one import per batch of files, in order;
     ``from_scratch``: then cluster the whole store again from scratch (one more state)."""
@@ -350,16 +358,18 @@ async def _import(url: str, batches: Sequence[Sequence[Path]], from_scratch: boo
     try:
         await migrate.upgrade(engine)
         factory = create_session_factory(engine)
-        outcome = Outcome([], [])
+        outcome = Outcome([], [], [])
         for paths in batches:
             report = await import_paths(factory, list(paths), ImportOptions())
             assert report.ok, report.to_json()
             outcome.reports.append(report)
             outcome.states.append(await _clusters(factory))
+            outcome.indexes.append(await _index(factory))
         if from_scratch:
             async with unit_of_work(factory) as session:
                 await rebuild(session, ImportOptions().dedup_threshold)
             outcome.states.append(await _clusters(factory))
+            outcome.indexes.append(await _index(factory))
         return outcome
     finally:
         await engine.dispose()
@@ -469,9 +479,16 @@ def test_import_order_does_not_change_the_clusters(backend: str) -> None:
             # through keys not yet written to post_keys.
             batch = data.draw(st.sampled_from([2, 5, writer.BATCH_SIZE]), label="batch size")
             held = data.draw(st.sampled_from([1, 6, staging.LIMIT]), label="keys held back")
+            # Keys held by a few posts already hot: they become hot, are refined, and are
+            # looked up refined, at different points of each order.
+            hot = data.draw(st.sampled_from([1, 2, 4, HOT_KEY]), label="hot key from")
+            # Candidates read a few posts' at a time, and let go again after.
+            together = data.draw(st.sampled_from([1, 3, 500]), label="posts scored together")
             with (
+                mock.patch("pipeline.dedup.cluster._SCORED_TOGETHER", together),
                 mock.patch.object(writer, "BATCH_SIZE", batch),
                 mock.patch.object(staging, "LIMIT", held),
+                mock.patch("pipeline.dedup.cluster.HOT_KEY", hot),
             ):
                 forward = run_imports(
                     backend, [order] if one_run else [[path] for path in order], from_scratch=True
@@ -481,8 +498,11 @@ def test_import_order_does_not_change_the_clusters(backend: str) -> None:
         check_store(backward, items)
         (forward_clusters, _), (scratch, _) = forward.states[-2:]
         assert_same(forward_clusters, backward.clusters, items, ("forward", "backward"))
-        # And both are what clustering the whole store from scratch gives.
+        # And both are what clustering the whole store from scratch gives, with the same
+        # index: every hot key's holders refined, no refined key left of a key gone cold.
         assert_same(forward_clusters, scratch, items, ("incremental", "from scratch"))
+        incremental, rebuilt = forward.indexes[-2:]
+        assert incremental == rebuilt, (incremental - rebuilt, rebuilt - incremental)
 
     check()
 

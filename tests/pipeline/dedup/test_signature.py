@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipeline.dedup import signature
-from pipeline.dedup.signature import exact_key, lsh_keys
+from pipeline.dedup.signature import exact_key, hot_mark, lsh_keys, refined_key
 from pipeline.dedup.text import content_hash, tokens
 from tests.pipeline.dedup.samples import ARABIC, CHINESE, ENGLISH, RUSSIAN, SPORTS
 
@@ -24,7 +24,7 @@ def keys_of(source: str) -> list[int]:
 
 def test_features_version() -> None:
     # The golden keys below belong to this version; changing the hashing must bump it.
-    assert signature.FEATURES_VERSION == 3
+    assert signature.FEATURES_VERSION == 4
 
 
 def test_keys_are_stable() -> None:
@@ -43,6 +43,18 @@ def test_keys_are_stable() -> None:
             503042439, 1095272752,
         ],
     ]  # fmt: skip
+
+
+def test_refined_keys_and_hot_marks_are_stable_and_apart() -> None:
+    key = -1887322538
+    refined, without_numbers, mark = -148390062, 2068936919, -1983270671
+    assert refined_key(key, ("2018", "1234")) == refined
+    assert refined_key(key, ()) == without_numbers
+    assert hot_mark(key) == mark
+    # Numbers are told apart wherever their digits are split.
+    assert refined_key(key, ("20", "181234")) != refined
+    assert len({refined, without_numbers, mark, key}) == 4
+    assert all(INT32[0] <= k <= INT32[1] for k in (refined, without_numbers, mark))
 
 
 @pytest.mark.parametrize(
