@@ -59,6 +59,16 @@ def test_discard_forgets_only_those_posts() -> None:
     assert len(staged) == 0
 
 
+def test_discard_rows_forgets_only_those_rows() -> None:
+    # A hot mark's row (post id 0) and refined keys, as a key that stops being hot drops them.
+    staged = _held([([1, 2], 10), ([2, LOWEST], 11), ([2], 0)])
+    staged.discard_rows([(2, 11), (2, 0), (1, 99)])
+    assert staged.holders([1, 2, LOWEST]) == {1: [10], 2: [10], LOWEST: [11]}
+    staged.discard_rows([(1, 10), (2, 10), (LOWEST, 11)])
+    assert len(staged) == 0
+    staged.discard_rows([(5, 5)])  # nothing held: nothing to do
+
+
 def test_full_at_its_limit() -> None:
     staged = StagedKeys(limit=3)
     staged.add([[1, 2]], [1])
