@@ -423,10 +423,12 @@ class PostWriter:
         connection = await self._session.connection()
         if connection.dialect.name == "postgresql":
             # One row holding every id: a row per id cost more to fetch than to allocate.
+            # The sequence is looked up once, not per id (that cost eight times the ids).
             ids = await connection.scalar(
                 text(
-                    "SELECT array_agg(nextval(pg_get_serial_sequence('posts', 'id'))) "
-                    "FROM generate_series(1, :count)"
+                    "WITH s AS MATERIALIZED "
+                    "(SELECT pg_get_serial_sequence('posts', 'id')::regclass AS seq) "
+                    "SELECT array_agg(nextval(s.seq)) FROM s, generate_series(1, :count)"
                 ),
                 {"count": count},
             )
