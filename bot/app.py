@@ -28,6 +28,7 @@ from bot.publisher import Publisher
 from bot.scheduler import Runtime, start_scheduler, stop_scheduler
 from config.settings import Settings
 from pipeline.errors import ConfigError, TgpipeError
+from pipeline.reactions import ReactionRecorder
 from pipeline.store import migrate
 from pipeline.store.db import SessionFactory, create_engine, create_session_factory
 
@@ -58,7 +59,12 @@ def create_dispatcher(settings: Settings, session_factory: SessionFactory) -> Di
     in_flight = InFlightUpdates()
     dispatcher.update.outer_middleware(in_flight)
     dispatcher.update.outer_middleware(DbSessionMiddleware(session_factory))
+    # Reactions are recorded in batches; on shutdown the updates in hand still get stored
+    # (after the handlers in progress, which may add to them).
+    recorder = ReactionRecorder(session_factory)
+    dispatcher["reactions"] = recorder
     dispatcher.shutdown.register(in_flight.drain)
+    dispatcher.shutdown.register(recorder.close)
     dispatcher.errors.register(reply_with_error, ExceptionTypeFilter(TgpipeError))
     dispatcher.include_routers(*create_routers())
     return dispatcher

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import fallback, help, posts
+from bot.handlers import fallback, help, posts, reactions
 
 
 def create_routers() -> list[Router]:
     """Fresh routers (a router can belong to one dispatcher only; tests build several)."""
-    return [help.create_router(), posts.create_router(), fallback.create_router()]
+    return [
+        reactions.create_router(),
+        help.create_router(),
+        posts.create_router(),
+        fallback.create_router(),
+    ]

@@ -30,8 +30,9 @@ from pipeline.dedup.signature import KEY_SHINGLE, exact_key, lsh_keys
 from pipeline.dedup.similarity import DEFAULT_THRESHOLD
 from pipeline.dedup.staging import StagedKeys
 from pipeline.dedup.text import tokens
-from pipeline.ingest.model import ChannelInfo, ParsedPost, Reaction, entities_json
+from pipeline.ingest.model import ChannelInfo, ParsedPost, entities_json
 from pipeline.ingest.report import FileReport
+from pipeline.reactions import ImportedCounts
 from pipeline.store.bulk import BulkInsert
 from pipeline.store.models import (
     Base,
@@ -43,7 +44,6 @@ from pipeline.store.models import (
     PostSource,
     PostStatus,
     ReactionCount,
-    ReactionSnapshot,
 )
 from pipeline.store.types import now_utc
 from pipeline.store.values import among, dialect_name
@@ -61,8 +61,6 @@ _SOURCE_COLUMNS = (
     "first_seen_at", "last_seen_at",
 )  # fmt: skip
 _IDENTITY_COLUMNS = ("channel_id", "message_id", "post_id")
-_REACTION_COLUMNS = ("post_id", "reaction", "count", "updated_at")
-_SNAPSHOT_COLUMNS = ("post_id", "reaction", "count", "taken_at")
 _KEY_COLUMNS = ("key", "post_id")
 
 
@@ -78,8 +76,7 @@ class _Inserts:
         self.posts = bulk(Post, _POST_COLUMNS, encoded=("entities",))
         self.sources = bulk(PostSource, _SOURCE_COLUMNS)
         self.identities = bulk(ChannelMessage, _IDENTITY_COLUMNS)
-        self.reactions = bulk(ReactionCount, _REACTION_COLUMNS)
-        self.snapshots = bulk(ReactionSnapshot, _SNAPSHOT_COLUMNS)
+        self.counts = ImportedCounts(dialect)
         self.keys = bulk(PostKey, _KEY_COLUMNS)
 
 
@@ -462,8 +459,10 @@ class PostWriter:
                 for message_id in _message_ids(item.post)
             ]
             await bulk.identities.run(connection, identities)
-        await self._insert_reactions(
-            [(post_id, item.post.reactions) for item, post_id in pairs if item.post.reactions]
+        await bulk.counts.add(
+            connection,
+            [(post_id, item.post.reactions) for item, post_id in pairs if item.post.reactions],
+            self._observed_at,
         )
         return post_ids
 
@@ -471,17 +470,6 @@ class PostWriter:
         connection, bulk = await self._inserts()
         for rows in self._staged.drain():
             await bulk.keys.run(connection, rows)
-
-    async def _insert_reactions(self, posts: list[tuple[int, list[Reaction]]]) -> None:
-        """Counts, and a snapshot of them as the export saw them, so growth can be charted."""
-        connection, bulk = await self._inserts()
-        seen = self._observed_at
-        await bulk.reactions.run(
-            connection, [(pid, r.key, r.count, seen) for pid, rs in posts for r in rs]
-        )
-        await bulk.snapshots.run(
-            connection, [(pid, r.key, r.count, seen) for pid, rs in posts for r in rs]
-        )
 
     def _media(self, post: ParsedPost) -> list[dict[str, Any]]:
         """The post's media descriptors, each with the absolute ``path`` of its file when the
@@ -703,14 +691,12 @@ class PostWriter:
             )
 
     async def _write_counts(self, latest: list[tuple[int, ParsedPost]]) -> None:
-        with_reactions = [post_id for post_id, post in latest if post.reactions]
-        if with_reactions:
-            await self._session.execute(
-                delete(ReactionCount).where(ReactionCount.post_id.in_(with_reactions))
-            )
-            await self._insert_reactions(
-                [(post_id, post.reactions) for post_id, post in latest if post.reactions]
-            )
+        _, bulk = await self._inserts()
+        await bulk.counts.replace(
+            self._session,
+            [(post_id, post.reactions) for post_id, post in latest],
+            self._observed_at,
+        )
         if latest:
             await self._session.execute(
                 update(Post),

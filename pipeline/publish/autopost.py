@@ -20,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pipeline.errors import NotFoundError
 from pipeline.ingest.textutil import extract_hashtags
 from pipeline.posts import iso_utc
-from pipeline.publish.claims import take_lock
 from pipeline.publish.cron import describe_next, next_fire, validate_cron, validate_timezone
 from pipeline.publish.guard import DuplicatePublicationError, check_publishable
 from pipeline.publish.notices import tell
 from pipeline.publish.queue import QueueError, schedule_post
+from pipeline.store.locks import DISPATCH, take_lock
 from pipeline.store.models import (
     AutopostFiring,
     AutopostPolicy,
@@ -235,7 +235,7 @@ async def pick_draft(
 
 async def fire(session: AsyncSession, rule_id: int, now: datetime) -> Firing:
     """Fire ``rule_id``'s due slot, if any, in the caller's unit of work."""
-    await take_lock(session)
+    await take_lock(session, DISPATCH)
     rule = await session.get(AutopostRule, rule_id, populate_existing=True)
     if rule is None:
         return Firing(rule_id, None, None, None, "removed")

@@ -28,10 +28,11 @@ from sqlalchemy.orm import selectinload
 from pipeline.publish.notices import tell
 from pipeline.publish.policy import Policy
 from pipeline.publish.render import Rendering, render_post
+from pipeline.reactions import remember_sent
 from pipeline.store.db import SessionFactory, unit_of_work
+from pipeline.store.locks import DISPATCH, take_lock
 from pipeline.store.models import (
     Channel,
-    Lock,
     Post,
     PostStatus,
     Publication,
@@ -88,15 +89,6 @@ def _update(model: Any) -> Any:
 
 def _delete(model: Any) -> Any:
     return delete(model).execution_options(synchronize_session=False)
-
-
-async def take_lock(session: AsyncSession) -> None:
-    """Serialise with every other claim: the first statement of the transaction writes the
-    lock row, so SQLite takes its write lock now (not on a later upgrade that could fail)
-    and PostgreSQL holds the row until commit."""
-    await session.execute(
-        _update(Lock).where(Lock.name == "dispatch").values(counter=Lock.counter + 1)
-    )
 
 
 def _owned(claim: Claim) -> Any:
@@ -215,7 +207,7 @@ async def claim_due(
     an overdue publication is never claimed either way)."""
     limits = policy.limits
     async with unit_of_work(factory) as session:
-        await take_lock(session)
+        await take_lock(session, DISPATCH)
         if settle:
             await settle_stale(session, now, policy)
         horizon = now + LEAD
@@ -442,6 +434,7 @@ async def record_progress(
             .where(_owned(claim))
             .values(message_ids=list(message_ids), parts_done=parts_done)
         )
+        await remember_sent(session, claim.publication_id, claim.chat_id, message_ids)
 
 
 async def record_sent(
@@ -468,6 +461,7 @@ async def record_sent(
         if not getattr(result, "rowcount", 1):
             log.error("publication %d: claim lost before it was recorded", claim.publication_id)
             return False
+        await remember_sent(session, claim.publication_id, claim.chat_id, message_ids)
         # The limits count from the end of the delivery: Telegram has every message of it
         # by then, so a message sent a second later cannot arrive within its second.
         await session.execute(

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Enum,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -352,6 +353,64 @@ class Publication(Base):
 
     post: Mapped[Post | None] = relationship(lazy="raise")
     channel: Mapped[Channel] = relationship(lazy="raise")
+
+
+class PublishedMessage(Base):
+    """A message tgpipe sent, by the chat's Bot API id: where the reactions it receives
+    belong (its publication, and through it the post), with their latest counts."""
+
+    __tablename__ = "published_messages"
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    publication_id: Mapped[int] = mapped_column(
+        ForeignKey("publications.id", ondelete="CASCADE"), index=True
+    )
+    # {reaction key: count}, keys as in reaction_counts; empty until an update arrives.
+    reactions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    # Telegram's time of the newest update applied: an older one never replaces it.
+    counted_at: Mapped[datetime | None] = mapped_column()
+
+
+class PublishedSnapshot(Base):
+    """The reactions of one published message at one moment, so growth can be charted."""
+
+    __tablename__ = "published_snapshots"
+    __table_args__ = (
+        # A repeated update is the same snapshot, not a second one.
+        UniqueConstraint("chat_id", "message_id", "taken_at"),
+        Index("ix_published_snapshots_publication_id_taken_at", "publication_id", "taken_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id", ondelete="CASCADE"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+    taken_at: Mapped[datetime] = mapped_column()
+    reactions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    total: Mapped[int] = mapped_column(Integer)
+
+
+class ReactionVote(Base):
+    """One person's reactions to a message tgpipe sent to a group: groups report who changed
+    what (``message_reaction``), not totals, so the totals are counted from these."""
+
+    __tablename__ = "reaction_votes"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["chat_id", "message_id"],
+            ["published_messages.chat_id", "published_messages.message_id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    message_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # The user's id, or the id of the chat that reacted anonymously on its behalf.
+    voter: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    reactions: Mapped[list[Any]] = mapped_column(default=list)
+    voted_at: Mapped[datetime] = mapped_column()
 
 
 class SendLog(Base):

@@ -241,6 +241,39 @@ def reaction_count_update(
     }
 
 
+def reaction_update(
+    chat_id: int,
+    message_id: int,
+    *,
+    user_id: int | None = None,
+    actor_chat_id: int | None = None,
+    old: list[str] | None = None,
+    new: list[str] | None = None,
+    date: int | None = None,
+    title: str = "Test Group",
+) -> Json:
+    """One person's reactions to a group message changed (``message_reaction``): by a user,
+    or by an anonymous admin as the group itself (``actor_chat``)."""
+    if (user_id is None) == (actor_chat_id is None):
+        raise ValueError("a reaction comes from a user or from an actor chat, exactly one")
+    chat = _group_chat(chat_id, title)
+    update: Json = {
+        "chat": chat,
+        "message_id": message_id,
+        "date": date if date is not None else _now(),
+        "old_reaction": [reaction_type(key) for key in old or []],
+        "new_reaction": [reaction_type(key) for key in new or []],
+    }
+    if user_id is not None:
+        update["user"] = user(user_id)
+    elif actor_chat_id is not None:
+        # An anonymous admin reacts as the group; a user may react as a channel of theirs.
+        update["actor_chat"] = (
+            chat if actor_chat_id == chat_id else channel_chat(actor_chat_id, title="Other")
+        )
+    return {"message_reaction": update}
+
+
 def callback_query(
     data: str,
     *,
