@@ -19,11 +19,12 @@ from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import BotCommand
 from aiogram.utils.token import TokenValidationError
 
+from bot.access import AccessMiddleware, ChatAdmins
 from bot.delivery import Courier
 from bot.errors import reply_with_error
 from bot.handlers import create_routers
 from bot.handlers.help import COMMANDS
-from bot.middlewares import DbSessionMiddleware, InFlightUpdates
+from bot.middlewares import DbSessionMiddleware, InFlightUpdates, Throttle
 from bot.publisher import Publisher
 from bot.scheduler import Runtime, start_scheduler, stop_scheduler
 from config.settings import Settings
@@ -59,6 +60,13 @@ def create_dispatcher(settings: Settings, session_factory: SessionFactory) -> Di
     in_flight = InFlightUpdates()
     dispatcher.update.outer_middleware(in_flight)
     dispatcher.update.outer_middleware(DbSessionMiddleware(session_factory))
+    # What people ask: throttled first (a flood costs nothing further), then who is asking.
+    admins = ChatAdmins(ttl=settings.admin_cache_seconds)
+    dispatcher["chat_admins"] = admins
+    throttle = Throttle(settings.throttle_limit, settings.throttle_window)
+    for observer in (dispatcher.message, dispatcher.callback_query):
+        observer.outer_middleware(throttle)
+        observer.outer_middleware(AccessMiddleware(admins))
     # Reactions are recorded in batches; on shutdown the updates in hand still get stored
     # (after the handlers in progress, which may add to them).
     recorder = ReactionRecorder(session_factory)

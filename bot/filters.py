@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from aiogram.filters import Filter
-from aiogram.types import TelegramObject, User
+from aiogram.types import TelegramObject
 
-from config.settings import Settings
+from pipeline.access import Access
 
 
-class IsAdmin(Filter):
-    """The update comes from a user listed in ``TGPIPE_ADMIN_IDS``."""
+class HasAccess(Filter):
+    """The sender manages something: a global admin, or an admin of a target chat."""
 
-    async def __call__(
-        self, event: TelegramObject, settings: Settings, event_from_user: User | None = None
-    ) -> bool:
-        return event_from_user is not None and event_from_user.id in settings.admin_ids
+    async def __call__(self, event: TelegramObject, access: Access | None = None) -> bool:
+        return access is not None and access.anything

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware
-from aiogram.types import TelegramObject
+from aiogram.enums import ChatType
+from aiogram.types import CallbackQuery, Message, TelegramObject, User
 
 from pipeline.store.db import SessionFactory, unit_of_work
 
@@ -68,3 +71,57 @@ class InFlightUpdates(BaseMiddleware):
             _, late = await asyncio.wait(pending, timeout=self._grace)
             for task in late:
                 task.cancel()
+
+
+def from_a_person_in_private(event: TelegramObject) -> bool:
+    """A message in a private chat, or a button pressed: what people ask the bot."""
+    if isinstance(event, Message):
+        return event.chat.type == ChatType.PRIVATE
+    return isinstance(event, CallbackQuery)
+
+
+class Throttle(BaseMiddleware):
+    """At most ``limit`` commands (messages, button presses) per person per ``window``
+    seconds; past that they are dropped, and the person is told once per flood."""
+
+    TEXT = "⏳ Too many requests at once: wait a few seconds, then try again."
+
+    def __init__(
+        self, limit: int = 10, window: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._limit = limit
+        self._window = window
+        self._clock = clock
+        self._hits: dict[int, deque[float]] = {}
+        self._told: set[int] = set()
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        user: User | None = data.get("event_from_user")
+        if user is None or not from_a_person_in_private(event):
+            return await handler(event, data)
+        now = self._clock()
+        hits = self._hits.setdefault(user.id, deque())
+        while hits and hits[0] <= now - self._window:
+            hits.popleft()
+        if len(hits) >= self._limit:
+            if user.id not in self._told:
+                self._told.add(user.id)
+                log.info("throttling user %d", user.id)
+                await self._tell(event)
+            return None
+        self._told.discard(user.id)
+        hits.append(now)
+        if len(self._hits) > 100_000:  # a crude bound on people remembered
+            self._hits = {user.id: hits}
+        return await handler(event, data)
+
+    async def _tell(self, event: TelegramObject) -> None:
+        if isinstance(event, Message):
+            await event.answer(self.TEXT, parse_mode=None)
+        elif isinstance(event, CallbackQuery):
+            await event.answer(self.TEXT)

@@ -88,6 +88,11 @@ class Settings(BaseSettings):
     grace_minutes: float = Field(default=60.0, ge=0.0)
     max_attempts: int = Field(default=5, ge=1, le=100)
     retry_base_seconds: float = Field(default=2.0, ge=0.0, le=600.0)
+    # The bot (README, "The bot"): how long a chat's admins are remembered, and how many
+    # requests one person may make per window before the bot stops answering for a while.
+    admin_cache_seconds: float = Field(default=300.0, ge=0.0, le=86400.0)
+    throttle_limit: int = Field(default=10, ge=1, le=1000)
+    throttle_window: float = Field(default=10.0, gt=0.0, le=3600.0)
 
     @field_validator("database_url")
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,14 +12,22 @@ from pipeline.store.models import Channel
 from pipeline.usernames import normalise_username
 
 
-async def find_channel(session: AsyncSession, name: str) -> Channel:
-    """The channel called ``name``: its @username, its title, or its Telegram id."""
+async def find_channel(
+    session: AsyncSession, name: str, scope: Collection[int] | None = None
+) -> Channel:
+    """The channel called ``name``: its @username, its title, or its Telegram id.
+
+    With ``scope`` (store ids), only those channels are looked at, and named in the error:
+    a channel outside it is answered as unknown."""
     # Matched in Python: SQLite's lower() folds ASCII only, and titles are rarely ASCII.
     wanted = name.strip().casefold()
     username = normalise_username(name)
     numeric = name.strip().removeprefix("-100")
     telegram_id = int(numeric) if numeric.lstrip("-").isdigit() else None
-    known = (await session.scalars(select(Channel).order_by(Channel.title))).all()
+    query = select(Channel).order_by(Channel.title)
+    if scope is not None:
+        query = query.where(Channel.id.in_(scope))
+    known = (await session.scalars(query)).all()
     matches = [
         channel
         for channel in known

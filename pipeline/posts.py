@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -158,6 +159,15 @@ def _with_details(query: Select[Post]) -> Select[Post]:
     )
 
 
+def _of_channels(channel_ids: Collection[int], include_duplicates: bool) -> ColumnElement[bool]:
+    if include_duplicates:
+        return Post.channel_id.in_(channel_ids)
+    # Content seen in the channels, also where the stored canonical version of it comes
+    # from elsewhere (a channel re-posted it).
+    reposted = select(Post.duplicate_of).where(Post.channel_id.in_(channel_ids))
+    return or_(Post.channel_id.in_(channel_ids), Post.id.in_(reposted))
+
+
 async def _filters(
     session: AsyncSession,
     channel: str | None,
@@ -165,17 +175,14 @@ async def _filters(
     include_duplicates: bool,
     *,
     ordered: bool,
+    scope: Collection[int] | None = None,
 ) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     if channel is not None:
-        channel_id = (await find_channel(session, channel)).id
-        if include_duplicates:
-            where.append(Post.channel_id == channel_id)
-        else:
-            # Content seen in the channel, also where the stored canonical version of it
-            # comes from elsewhere (the channel re-posted it).
-            reposted = select(Post.duplicate_of).where(Post.channel_id == channel_id)
-            where.append(or_(Post.channel_id == channel_id, Post.id.in_(reposted)))
+        channel_id = (await find_channel(session, channel, scope)).id
+        where.append(_of_channels([channel_id], include_duplicates))
+    elif scope is not None:
+        where.append(_of_channels(scope, include_duplicates))
     if status is not None:
         where.append(Post.status == status)
     if not include_duplicates:
@@ -195,9 +202,12 @@ async def list_posts(
     status: PostStatus | None = None,
     include_duplicates: bool = False,
     limit: int | None = None,
+    offset: int = 0,
+    scope: Collection[int] | None = None,
 ) -> list[PostView]:
-    """Posts, newest first (undated last); canonical ones only unless ``include_duplicates``."""
-    where = await _filters(session, channel, status, include_duplicates, ordered=True)
+    """Posts, newest first (undated last); canonical ones only unless ``include_duplicates``;
+    with ``scope`` (store channel ids), only the posts of those channels."""
+    where = await _filters(session, channel, status, include_duplicates, ordered=True, scope=scope)
     # Dated and undated apart: each part is then read in the order of the (date, id) index
     # on both databases (PostgreSQL's index puts NULLs where "DESC NULLS LAST" does not), so
     # the newest few of a million posts are found without sorting them all.
@@ -205,14 +215,23 @@ async def list_posts(
         select(Post)
         .where(*where, Post.date.is_not(None))
         .order_by(Post.date.desc(), Post.id.desc())
+        .offset(offset or None)
         .limit(limit)
     )
     posts = list((await session.scalars(_with_details(dated))).all())
     if limit is None or len(posts) < limit:
+        skip = 0
+        if offset and not posts:
+            # The page starts past the dated posts: skip what remains of the offset.
+            dated_total = await session.scalar(
+                select(func.count()).select_from(Post).where(*where, Post.date.is_not(None))
+            )
+            skip = max(0, offset - (dated_total or 0))
         undated = (
             select(Post)
             .where(*where, Post.date.is_(None))
             .order_by(Post.id.desc())
+            .offset(skip or None)
             .limit(None if limit is None else limit - len(posts))
         )
         posts += (await session.scalars(_with_details(undated))).all()
@@ -228,9 +247,10 @@ async def count_posts(
     channel: str | None = None,
     status: PostStatus | None = None,
     include_duplicates: bool = False,
+    scope: Collection[int] | None = None,
 ) -> int:
     """How many posts :func:`list_posts` would list without a limit."""
-    where = await _filters(session, channel, status, include_duplicates, ordered=False)
+    where = await _filters(session, channel, status, include_duplicates, ordered=False, scope=scope)
     return await session.scalar(select(func.count()).select_from(Post).where(*where)) or 0
 
 
@@ -251,15 +271,23 @@ async def _add_duplicates_sources(session: AsyncSession, views: list[PostView]) 
                 by_id[canonical_id].sources.append(SourceView.from_source(source))
 
 
-async def get_post(session: AsyncSession, post_id: int) -> PostView:
-    """One post with its sources and the duplicates that point at it."""
-    post = (await session.scalars(_with_details(select(Post).where(Post.id == post_id)))).first()
+async def get_post(
+    session: AsyncSession, post_id: int, scope: Collection[int] | None = None
+) -> PostView:
+    """One post with its sources and the duplicates that point at it; with ``scope``, a post
+    outside those channels is not found."""
+    query = select(Post).where(Post.id == post_id)
+    if scope is not None:
+        # As the listing has it: also content of elsewhere that these channels re-posted.
+        query = query.where(_of_channels(scope, include_duplicates=False))
+    post = (await session.scalars(_with_details(query))).first()
     if post is None:
         raise NotFoundError(f"no post with id {post_id}")
     view = PostView.from_post(post)
-    duplicates = await session.scalars(
-        _with_details(select(Post).where(Post.duplicate_of == post_id).order_by(Post.id))
-    )
+    others = select(Post).where(Post.duplicate_of == post_id).order_by(Post.id)
+    if scope is not None:
+        others = others.where(Post.channel_id.in_(scope))
+    duplicates = await session.scalars(_with_details(others))
     view.duplicates = [PostView.from_post(duplicate) for duplicate in duplicates]
     for duplicate in view.duplicates:
         view.sources.extend(duplicate.sources)

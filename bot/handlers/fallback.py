@@ -7,7 +7,7 @@ import logging
 from aiogram import F, Router
 from aiogram.types import Message, User
 
-from bot.filters import IsAdmin
+from bot.filters import HasAccess
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,6 @@ def create_router() -> Router:
     router = Router(name=__name__)
     # Only private chats: the bot must stay silent in the channels and groups it serves.
     router.message.filter(F.chat.type == "private")
-    router.message.register(cmd_unknown, IsAdmin())
+    router.message.register(cmd_unknown, HasAccess())
     router.message.register(cmd_refuse)
     return router

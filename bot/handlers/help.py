@@ -6,7 +6,7 @@ from aiogram import Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
 
-from bot.filters import IsAdmin
+from bot.filters import HasAccess
 
 COMMANDS = {
     "help": "what this bot can do",
@@ -25,7 +25,7 @@ async def cmd_help(message: Message) -> None:
 
 def create_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(IsAdmin())
+    router.message.filter(HasAccess())
     router.message.register(cmd_help, CommandStart())
     router.message.register(cmd_help, Command("help"))
     return router

@@ -7,7 +7,8 @@ from aiogram.filters import Command, CommandObject
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.filters import IsAdmin
+from bot.filters import HasAccess
+from pipeline.access import Access
 from pipeline.posts import PostView, get_post, list_posts
 
 PAGE = 10
@@ -22,19 +23,25 @@ def _line(post: PostView) -> str:
     )
 
 
-async def cmd_posts(message: Message, command: CommandObject, session: AsyncSession) -> None:
-    posts = await list_posts(session, channel=command.args, limit=PAGE)
+async def cmd_posts(
+    message: Message, command: CommandObject, session: AsyncSession, access: Access
+) -> None:
+    posts = await list_posts(session, channel=command.args, limit=PAGE, scope=access.scope)
     if not posts:
-        await message.answer("No posts yet. Import an export first.")
+        await message.answer(
+            "No posts match." if command.args else "No posts yet. Import an export first."
+        )
         return
     await message.answer("\n".join(_line(post) for post in posts))
 
 
-async def cmd_post(message: Message, command: CommandObject, session: AsyncSession) -> None:
+async def cmd_post(
+    message: Message, command: CommandObject, session: AsyncSession, access: Access
+) -> None:
     if not command.args or not command.args.strip().lstrip("#").isdigit():
         await message.answer("Usage: /post ID")
         return
-    post = await get_post(session, int(command.args.strip().lstrip("#")))
+    post = await get_post(session, int(command.args.strip().lstrip("#")), scope=access.scope)
     facts = [f"<b>#{post.id}</b> · {html.quote(post.channel or '—')} · {post.status}"]
     if post.date:
         facts.append(post.date.strftime("%Y-%m-%d %H:%M UTC"))
@@ -66,7 +73,7 @@ def _why(post: PostView) -> str:
 
 def create_router() -> Router:
     router = Router(name=__name__)
-    router.message.filter(IsAdmin())
+    router.message.filter(HasAccess())
     router.message.register(cmd_posts, Command("posts"))
     router.message.register(cmd_post, Command("post"))
     return router

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import run_bot
-from config.settings import Settings
+from tests.bot.running import bot_running
 from tests.conftest import (
     environment_without_settings,
     stderr_on_failure,
@@ -33,19 +32,9 @@ async def running_bot(
 ) -> AsyncIterator[FakeTelegram]:
     """`run_bot` polling the fake, on a store with three posts."""
     await seed_store(database_url)
-    settings = Settings(
-        database_url=database_url,
-        bot_token=fake_telegram.token,
-        api_base=fake_telegram.base_url,
-        admin_ids=frozenset({ADMIN}),
-    )
-    task = asyncio.create_task(run_bot(settings, handle_signals=False))
-    fake_telegram.bot_task = task  # type: ignore[attr-defined]
-    await fake_telegram.wait_for("getUpdates")
-    yield fake_telegram
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with bot_running(fake_telegram, database_url, {ADMIN}) as task:
+        fake_telegram.bot_task = task  # type: ignore[attr-defined]
+        yield fake_telegram
 
 
 async def ask(fake: FakeTelegram, text: str, user_id: int = ADMIN) -> str:

@@ -4,7 +4,6 @@ reactions to what it published, and the counts land in the store."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -12,12 +11,11 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import select
 
-from bot.app import run_bot
-from config.settings import Settings
 from pipeline.publish.targets import CheckedChat, record_target
 from pipeline.store import migrate
 from pipeline.store.db import SessionFactory, create_engine, create_session_factory, unit_of_work
 from pipeline.store.models import Channel, PublishedMessage, PublishedSnapshot
+from tests.bot.running import bot_running
 from tests.fake_telegram.server import FakeTelegram
 from tests.fake_telegram.updates import reaction_count_update, reaction_update
 from tests.publishing import add_post, plan
@@ -53,32 +51,22 @@ async def published(fake_telegram: FakeTelegram, database_url: str) -> AsyncIter
     group = await _target(factory, fake_telegram, CheckedChat(GROUP, "supergroup", "Chat"))
     for target in (channel, group):
         await plan(factory, await add_post(factory, f"hello {target.title}"), target)
-    settings = Settings(
-        database_url=database_url,
-        bot_token=fake_telegram.token,
-        api_base=fake_telegram.base_url,
-        admin_ids=frozenset({ADMIN}),
-        chat_interval=0.0,
-    )
-    task = asyncio.create_task(run_bot(settings, handle_signals=False))
     try:
-        await fake_telegram.wait_until(
-            lambda: fake_telegram.messages_in(CHANNEL) and fake_telegram.messages_in(GROUP),
-            timeout=20,
-            what="both publications sent",
-        )
-        # Sent is recorded just after Telegram answers: wait until the store knows it.
-        await _eventually(lambda: _count(factory), 2, "the sent messages recorded")
-        yield Published(
-            fake_telegram,
-            factory,
-            fake_telegram.messages_in(CHANNEL)[-1]["message_id"],
-            fake_telegram.messages_in(GROUP)[-1]["message_id"],
-        )
+        async with bot_running(fake_telegram, database_url, {ADMIN}, chat_interval=0.0):
+            await fake_telegram.wait_until(
+                lambda: fake_telegram.messages_in(CHANNEL) and fake_telegram.messages_in(GROUP),
+                timeout=20,
+                what="both publications sent",
+            )
+            # Sent is recorded just after Telegram answers: wait until the store knows it.
+            await _eventually(lambda: _count(factory), 2, "the sent messages recorded")
+            yield Published(
+                fake_telegram,
+                factory,
+                fake_telegram.messages_in(CHANNEL)[-1]["message_id"],
+                fake_telegram.messages_in(GROUP)[-1]["message_id"],
+            )
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
         await engine.dispose()
 
 

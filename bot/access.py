@@ -1,0 +1,94 @@
+"""Who is asking: each update from a person gets an :class:`~pipeline.access.Access`.
+
+Global admins come from the settings; the administrators of each target chat are asked of
+Telegram (getChatMember) and remembered for a few minutes, so a busy admin costs a call per
+chat now and then, not per command.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware, Bot
+from aiogram.enums import ChatMemberStatus
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import TelegramObject, User
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.middlewares import from_a_person_in_private
+from config.settings import Settings
+from pipeline.access import Access, target_chats
+
+log = logging.getLogger(__name__)
+
+_MANAGING = {ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR}
+
+
+class ChatAdmins:
+    """Whether a user administers a chat, as Telegram said within the last ``ttl`` seconds."""
+
+    def __init__(self, ttl: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl
+        self._clock = clock
+        self._known: dict[tuple[int, int], tuple[bool, float]] = {}
+
+    async def is_admin(self, bot: Bot, chat_id: int, user_id: int) -> bool:
+        now = self._clock()
+        cached = self._known.get((chat_id, user_id))
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        try:
+            member = await bot.get_chat_member(chat_id, user_id)
+            answer = member.status in _MANAGING
+        except TelegramAPIError as error:
+            # The bot was removed, the chat is gone: nobody manages it through the bot.
+            log.info("cannot check admins of chat %d: %s", chat_id, error.message)
+            answer = False
+        if len(self._known) > 100_000:
+            self._known.clear()  # a crude bound; entries are cheap to ask again
+        self._known[(chat_id, user_id)] = (answer, now + self._ttl)
+        return answer
+
+    def forget(self, chat_id: int) -> None:
+        """The chat's admins changed (or the bot's rights did): ask again next time."""
+        for key in [key for key in self._known if key[0] == chat_id]:
+            del self._known[key]
+
+
+async def access_of(
+    bot: Bot, session: AsyncSession, settings: Settings, admins: ChatAdmins, user_id: int
+) -> Access:
+    if user_id in settings.admin_ids:
+        return Access(user_id, everything=True)
+    managed = [
+        channel_id
+        for channel_id, chat_id in await target_chats(session)
+        if await admins.is_admin(bot, chat_id, user_id)
+    ]
+    return Access(user_id, channel_ids=frozenset(managed))
+
+
+class AccessMiddleware(BaseMiddleware):
+    """Puts ``access`` (what the sender may manage) into the handler data."""
+
+    def __init__(self, admins: ChatAdmins) -> None:
+        self._admins = admins
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        user: User | None = data.get("event_from_user")
+        if user is None or not from_a_person_in_private(event):
+            # Messages in groups and channels ask nothing of the bot: no checks for them.
+            data["access"] = Access(user.id if user else 0)
+        else:
+            data["access"] = await access_of(
+                data["bot"], data["session"], data["settings"], self._admins, user.id
+            )
+        return await handler(event, data)

@@ -1,0 +1,188 @@
+"""Who may do what: global admins, admins of one target channel, outsiders, floods."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+from aiogram import Bot
+
+from bot.access import ChatAdmins
+from bot.middlewares import Throttle
+from pipeline.publish.targets import CheckedChat, record_target
+from pipeline.store import migrate
+from pipeline.store.db import create_engine, create_session_factory, unit_of_work
+from pipeline.store.models import Channel, Post
+from tests.bot.running import bot_running
+from tests.fake_telegram.server import FakeTelegram
+from tests.fake_telegram.updates import private_message
+
+GLOBAL = 1001  # in TGPIPE_ADMIN_IDS
+ADMIN_A = 2001  # administrator of @alpha_news
+OWNER_B = 2002  # owner of @beta_news
+OUTSIDER = 3003
+ALPHA = -1001600000001
+BETA = -1001600000002
+
+
+@dataclass
+class Store:
+    fake: FakeTelegram
+    posts: dict[str, int]  # "alpha", "beta", "gamma" (a source channel, not a target)
+
+
+@pytest.fixture
+async def store(fake_telegram: FakeTelegram, database_url: str) -> AsyncIterator[Store]:
+    """`run_bot` on a store with two target channels and a source channel, a post each."""
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    factory = create_session_factory(engine)
+    posts: dict[str, int] = {}
+    async with unit_of_work(factory) as session:
+        channels = {
+            "alpha": await record_target(
+                session, CheckedChat(ALPHA, "channel", "Alpha", "alpha_news")
+            ),
+            "beta": await record_target(session, CheckedChat(BETA, "channel", "Beta", "beta_news")),
+            "gamma": Channel(title="Gamma", username="gamma_source"),
+        }
+        session.add(channels["gamma"])
+        await session.flush()
+        for day, (name, channel) in enumerate(channels.items(), start=1):
+            post = Post(
+                text=f"{name.title()} secret plans\nbody",
+                entities=[],
+                media=[],
+                channel_id=channel.id,
+                date=datetime(2026, 11, day, tzinfo=UTC),
+            )
+            session.add(post)
+            await session.flush()
+            posts[name] = post.id
+    await engine.dispose()
+    fake_telegram.add_chat(ALPHA, type="channel", title="Alpha", username="alpha_news")
+    fake_telegram.add_chat(BETA, type="channel", title="Beta", username="beta_news")
+    fake_telegram.set_chat_admins(ALPHA, [9999, ADMIN_A])  # 9999 owns it
+    fake_telegram.set_chat_admins(BETA, [OWNER_B])
+    async with bot_running(fake_telegram, database_url, {GLOBAL}):
+        yield Store(fake_telegram, posts)
+
+
+async def ask(fake: FakeTelegram, text: str, user_id: int) -> str:
+    before = len(fake.calls_to("sendMessage"))
+    fake.push_update(private_message(text, user_id=user_id))
+    reply = (await fake.wait_for("sendMessage", count=before + 1))[before]
+    assert reply.params["chat_id"] == user_id
+    return str(reply.params["text"])
+
+
+SECRETS = ("Alpha", "Beta", "Gamma", "alpha_news", "beta_news", "gamma_source", "secret")
+
+
+@pytest.mark.parametrize(
+    "command", ["/start", "/help", "/posts", "/posts alpha_news", "/post 1", "/post", "/nope", "hi"]
+)
+async def test_an_outsider_is_refused_and_learns_nothing(store: Store, command: str) -> None:
+    text = await ask(store.fake, command, OUTSIDER)
+    assert "This bot is private" in text
+    assert str(OUTSIDER) in text
+    assert not [secret for secret in SECRETS if secret in text]
+
+
+async def test_a_global_admin_sees_every_channel(store: Store) -> None:
+    text = await ask(store.fake, "/posts", GLOBAL)
+    assert all(f"{name.title()} secret plans" in text for name in ("alpha", "beta", "gamma"))
+    assert "Beta secret plans" in await ask(store.fake, f"/post {store.posts['beta']}", GLOBAL)
+
+
+@pytest.mark.parametrize(
+    ("user", "mine", "theirs"), [(ADMIN_A, "alpha", "beta"), (OWNER_B, "beta", "alpha")]
+)
+async def test_a_channel_admin_sees_their_channel_only(
+    store: Store, user: int, mine: str, theirs: str
+) -> None:
+    listing = await ask(store.fake, "/posts", user)
+    assert f"{mine.title()} secret plans" in listing
+    assert f"{theirs.title()} secret plans" not in listing
+    assert "Gamma" not in listing
+    assert f"{mine.title()} secret plans" in await ask(
+        store.fake, f"/post {store.posts[mine]}", user
+    )
+    # Another channel's post, and a post of no target, are answered as if they did not exist.
+    for name in (theirs, "gamma"):
+        other = store.posts[name]
+        assert await ask(store.fake, f"/post {other}", user) == f"⚠️ no post with id {other}"
+    refusal = await ask(store.fake, f"/posts {theirs}_news", user)
+    assert refusal.startswith(f"⚠️ no channel '{theirs}_news' (known channels: ")
+    assert theirs.title() not in refusal
+    assert "Gamma" not in refusal
+    assert "Usage" in await ask(store.fake, "/post", user)
+
+
+async def test_who_administers_a_channel_is_asked_once_per_few_minutes(store: Store) -> None:
+    for _ in range(3):
+        await ask(store.fake, "/posts", ADMIN_A)
+    asked = [call.params for call in store.fake.calls_to("getChatMember")]
+    assert sorted((p["chat_id"], p["user_id"]) for p in asked) == sorted(
+        [(ALPHA, ADMIN_A), (BETA, ADMIN_A)]
+    )
+    await ask(store.fake, "/posts", GLOBAL)  # a global admin needs no asking
+    assert len(store.fake.calls_to("getChatMember")) == 2
+
+
+async def test_a_flood_is_throttled_with_one_reply(store: Store) -> None:
+    fake = store.fake
+
+    def to_flooder() -> list[str]:
+        calls = fake.calls_to("sendMessage")
+        return [c.params["text"] for c in calls if c.params["chat_id"] == GLOBAL]
+
+    for _ in range(25):
+        fake.push_update(private_message("/help", user_id=GLOBAL))
+    await fake.wait_until(lambda: len(to_flooder()) >= 11, what="the flood answered")
+    # Someone else is still answered at once; by their answer the flood was all handled.
+    before = len(fake.calls_to("sendMessage"))
+    fake.push_update(private_message("/help", user_id=ADMIN_A))
+    await fake.wait_until(
+        lambda: any(c.params["chat_id"] == ADMIN_A for c in fake.calls_to("sendMessage")[before:]),
+        what="the next person answered",
+    )
+    assert len(to_flooder()) == 11
+    assert to_flooder().count(Throttle.TEXT) == 1
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_chat_admins_are_remembered_for_the_ttl_then_asked_again(
+    fake_telegram: FakeTelegram, telegram_bot: Bot
+) -> None:
+    fake_telegram.add_chat(ALPHA, type="channel", title="Alpha")
+    fake_telegram.set_chat_admins(ALPHA, [ADMIN_A])
+    clock = Clock()
+    admins = ChatAdmins(ttl=300, clock=clock)
+    assert await admins.is_admin(telegram_bot, ALPHA, ADMIN_A)
+    assert not await admins.is_admin(telegram_bot, ALPHA, OUTSIDER)
+    fake_telegram.set_chat_admins(ALPHA, [OUTSIDER])  # ADMIN_A was demoted
+    clock.now += 299
+    assert await admins.is_admin(telegram_bot, ALPHA, ADMIN_A)  # still remembered
+    clock.now += 2
+    assert not await admins.is_admin(telegram_bot, ALPHA, ADMIN_A)
+    assert await admins.is_admin(telegram_bot, ALPHA, OUTSIDER)
+    assert len(fake_telegram.calls_to("getChatMember")) == 4
+
+
+async def test_a_chat_the_bot_was_removed_from_has_no_admins(
+    fake_telegram: FakeTelegram, telegram_bot: Bot
+) -> None:
+    fake_telegram.add_chat(ALPHA, type="channel", title="Alpha")
+    fake_telegram.set_chat_admins(ALPHA, [ADMIN_A])
+    fake_telegram.kick_bot(ALPHA)
+    assert not await ChatAdmins().is_admin(telegram_bot, ALPHA, ADMIN_A)
