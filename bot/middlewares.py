@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections import deque
@@ -17,11 +18,16 @@ from pipeline.store.db import SessionFactory, unit_of_work
 
 log = logging.getLogger(__name__)
 
+# What a handler leaves to be done once its unit of work is committed.
+AfterCommit = list[Callable[[], object]]
+
 
 class DbSessionMiddleware(BaseMiddleware):
     """One database session per update, committed when the handler returns normally.
 
-    Handlers receive it as ``session``; they add and flush, never commit.
+    Handlers receive it as ``session``; they add and flush, never commit. What must happen
+    only once their work is committed — telling the admin it is done, waking the courier for
+    a publication due now — they append to ``after_commit`` (plain or async callables).
     """
 
     def __init__(self, factory: SessionFactory) -> None:
@@ -33,9 +39,15 @@ class DbSessionMiddleware(BaseMiddleware):
         event: TelegramObject,
         data: dict[str, Any],
     ) -> Any:
+        committed: AfterCommit = []
         async with unit_of_work(self._factory) as session:
             data["session"] = session
-            return await handler(event, data)
+            data["after_commit"] = committed
+            result = await handler(event, data)
+        for callback in committed:
+            if inspect.isawaitable(outcome := callback()):
+                await outcome
+        return result
 
 
 class InFlightUpdates(BaseMiddleware):

@@ -10,7 +10,7 @@ import typer
 
 from cli.common import open_store, print_json, print_line, print_table, run, settings_of
 from pipeline.errors import UsageError
-from pipeline.publish.when import describe_local, parse_when
+from pipeline.publish.when import WhenError, describe_local, parse_when
 from pipeline.store.enums import PublicationState
 
 if TYPE_CHECKING:
@@ -95,7 +95,10 @@ def cmd_channels_list(
 def _when(value: str, settings: Settings) -> datetime:
     from pipeline.store.types import now_utc
 
-    return parse_when(value, tz=settings.tz, now=now_utc())
+    try:
+        return parse_when(value, tz=settings.tz, now=now_utc())
+    except WhenError as error:
+        raise WhenError(f"--at {error}") from None
 
 
 def cmd_schedule(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import fallback, help, posts, reactions
+from bot.handlers import fallback, help, posts, queue, reactions
 
 
 def create_routers() -> list[Router]:
@@ -17,5 +17,6 @@ def create_routers() -> list[Router]:
         reactions.create_router(),
         help.create_router(),
         posts.create_router(),
+        queue.create_router(),
         fallback.create_router(),
     ]

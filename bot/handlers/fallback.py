@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 
 from aiogram import F, Router
-from aiogram.types import Message, User
+from aiogram.types import CallbackQuery, Message, User
 
 from bot.filters import HasAccess
+from pipeline.access import Access
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +26,19 @@ async def cmd_refuse(message: Message, event_from_user: User | None = None) -> N
     )
 
 
+async def cmd_refuse_button(query: CallbackQuery, access: Access | None = None) -> None:
+    if access is not None and access.anything:
+        await query.answer("This button is out of date: send the command again.")
+        return
+    log.info("refused a button from user %s", query.from_user.id)
+    await query.answer("This bot is private: only the admins of its channels can use it.")
+
+
 def create_router() -> Router:
     router = Router(name=__name__)
     # Only private chats: the bot must stay silent in the channels and groups it serves.
     router.message.filter(F.chat.type == "private")
     router.message.register(cmd_unknown, HasAccess())
     router.message.register(cmd_refuse)
+    router.callback_query.register(cmd_refuse_button)
     return router

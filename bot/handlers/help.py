@@ -12,6 +12,11 @@ COMMANDS = {
     "help": "what this bot can do",
     "posts": "the latest posts in the store (/posts CHANNEL for one channel)",
     "post": "one post with its sources: /post ID",
+    "channels": "the chats tgpipe publishes to",
+    "schedule": "plan a post: /schedule ID WHEN [CHAT]",
+    "now": "publish a post now: /now ID [CHAT]",
+    "queue": "what is planned, with buttons to cancel, move or send now",
+    "cancel": "cancel a planned publication: /cancel ID",
 }
 
 HELP_TEXT = "<b>tgpipe</b>: your channels' content pipeline.\n\n" + "\n".join(

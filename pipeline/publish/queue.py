@@ -6,7 +6,7 @@ Sending is not here: ``pipeline.publish.claims`` hands due publications to the p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -118,16 +118,22 @@ async def schedule_forward(
     return publication
 
 
-async def get_publication(session: AsyncSession, publication_id: int) -> Publication:
+async def get_publication(
+    session: AsyncSession, publication_id: int, scope: Collection[int] | None = None
+) -> Publication:
+    """The publication ``publication_id``; with ``scope`` (store channel ids), one to another
+    chat is not found."""
     publication = await session.get(Publication, publication_id)
-    if publication is None:
+    if publication is None or (scope is not None and publication.channel_id not in scope):
         raise NotFoundError(f"no publication with id {publication_id}")
     return publication
 
 
-async def cancel(session: AsyncSession, publication_id: int) -> Publication:
+async def cancel(
+    session: AsyncSession, publication_id: int, scope: Collection[int] | None = None
+) -> Publication:
     """Cancel a scheduled publication; one being sent or already sent cannot be."""
-    publication = await get_publication(session, publication_id)
+    publication = await get_publication(session, publication_id, scope)
     if publication.state is not PublicationState.SCHEDULED:
         raise QueueError(
             f"publication {publication_id} is {publication.state.value}: "
@@ -143,9 +149,14 @@ async def cancel(session: AsyncSession, publication_id: int) -> Publication:
     return publication
 
 
-async def reschedule(session: AsyncSession, publication_id: int, due_at: datetime) -> Publication:
+async def reschedule(
+    session: AsyncSession,
+    publication_id: int,
+    due_at: datetime,
+    scope: Collection[int] | None = None,
+) -> Publication:
     """Move a scheduled (or failed, missed, cancelled: planned again) publication."""
-    publication = await get_publication(session, publication_id)
+    publication = await get_publication(session, publication_id, scope)
     movable = (
         PublicationState.SCHEDULED,
         PublicationState.FAILED,
@@ -174,9 +185,15 @@ async def reschedule(session: AsyncSession, publication_id: int, due_at: datetim
     return publication
 
 
-async def resolve_unknown(session: AsyncSession, publication_id: int, *, sent: bool) -> Publication:
+async def resolve_unknown(
+    session: AsyncSession,
+    publication_id: int,
+    *,
+    sent: bool,
+    scope: Collection[int] | None = None,
+) -> Publication:
     """Settle a publication whose delivery is unknown: it was sent, or send it again."""
-    publication = await get_publication(session, publication_id)
+    publication = await get_publication(session, publication_id, scope)
     if publication.state is not PublicationState.UNKNOWN:
         raise QueueError(
             f"publication {publication_id} is {publication.state.value}: only unknown "
@@ -254,9 +271,12 @@ async def list_queue(
     chat: Channel | None = None,
     states: Sequence[PublicationState] | None = None,
     everything: bool = False,
+    scope: Collection[int] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> list[PublicationView]:
     """Publications by due time; by default only those still open (scheduled, sending,
-    unknown); ``everything`` includes the settled ones."""
+    unknown); ``everything`` includes the settled ones; ``scope``: only to those chats."""
     query = (
         select(Publication)
         .options(selectinload(Publication.post), selectinload(Publication.channel))
@@ -264,6 +284,10 @@ async def list_queue(
     )
     if chat is not None:
         query = query.where(Publication.channel_id == chat.id)
+    if scope is not None:
+        query = query.where(Publication.channel_id.in_(scope))
+    if offset or limit is not None:
+        query = query.offset(offset or None).limit(limit)
     if states:
         query = query.where(Publication.state.in_(states))
     elif not everything:

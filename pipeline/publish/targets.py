@@ -6,11 +6,12 @@ this module records its outcome and finds targets by the names admins use.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pipeline.errors import NotFoundError, TgpipeError
@@ -76,10 +77,15 @@ async def record_target(session: AsyncSession, chat: CheckedChat) -> Channel:
     return channel
 
 
-async def find_target(session: AsyncSession, name: str) -> Channel:
-    """The publishing target called ``name``; refuses chats not added or not postable."""
+async def find_target(
+    session: AsyncSession, name: str, scope: Collection[int] | None = None
+) -> Channel:
+    """The publishing target called ``name``; refuses chats not added or not postable. With
+    ``scope`` (store ids), only those targets are looked at (and named in the error)."""
     wanted = parse_chat(name)
     query = select(Channel).where(Channel.target_since.is_not(None))
+    if scope is not None:
+        query = query.where(Channel.id.in_(scope))
     targets = list(await session.scalars(query.order_by(Channel.id)))
     for channel in targets:
         if (isinstance(wanted, int) and same_chat_id(wanted, channel.chat_id)) or (
@@ -122,7 +128,10 @@ class TargetView:
         }
 
 
-async def list_targets(session: AsyncSession) -> list[TargetView]:
+async def list_targets(
+    session: AsyncSession, scope: Collection[int] | None = None
+) -> list[TargetView]:
+    """The publishing targets (with ``scope``, those of them), with what is scheduled."""
     scheduled = (
         select(Publication.channel_id, func.count().label("n"))
         .where(Publication.state == PublicationState.SCHEDULED)
@@ -132,7 +141,10 @@ async def list_targets(session: AsyncSession) -> list[TargetView]:
     rows = await session.execute(
         select(Channel, func.coalesce(scheduled.c.n, 0))
         .outerjoin(scheduled, scheduled.c.channel_id == Channel.id)
-        .where(Channel.target_since.is_not(None))
+        .where(
+            Channel.target_since.is_not(None),
+            Channel.id.in_(scope) if scope is not None else true(),
+        )
         .order_by(Channel.title, Channel.id)
     )
     return [

@@ -82,8 +82,9 @@ def _clock(when: datetime, tz: ZoneInfo, seconds: bool) -> str:
 
 
 def _fail(value: str, reason: str) -> WhenError:
-    # repr keeps the message on one line whatever was typed.
-    return WhenError(f"--at {value!r}: {reason}")
+    # repr keeps the message on one line whatever was typed. Where the value came from
+    # (an option, a command's argument) the caller adds.
+    return WhenError(f"{value!r}: {reason}")
 
 
 def _relative(value: str, now: datetime) -> datetime:

@@ -5,11 +5,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.app import run_bot
 from config.settings import Settings
+from pipeline.publish.targets import CheckedChat, record_target
+from pipeline.store import migrate
+from pipeline.store.db import SessionFactory, create_engine, create_session_factory, unit_of_work
+from pipeline.store.models import Channel, Post
 from tests.fake_telegram.server import FakeTelegram
+from tests.fake_telegram.updates import private_message
+
+GLOBAL = 1001  # in TGPIPE_ADMIN_IDS
+ADMIN_A = 2001  # an administrator of @alpha_news
+OWNER_B = 2002  # the owner of @beta_news
+OUTSIDER = 3003
+ALPHA = -1001600000001
+BETA = -1001600000002
 
 
 @contextlib.asynccontextmanager
@@ -37,3 +51,64 @@ async def bot_running(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+@dataclass
+class Store:
+    fake: FakeTelegram
+    factory: SessionFactory
+    posts: dict[str, int]  # "alpha", "beta", "gamma" (a source channel, not a target)
+    channels: dict[str, int]  # store ids
+
+
+@contextlib.asynccontextmanager
+async def two_channels(fake: FakeTelegram, database_url: str) -> AsyncIterator[Store]:
+    """`run_bot` on a store with two publishing targets (@alpha_news, administered by
+    ADMIN_A; @beta_news, owned by OWNER_B) and a source channel, each with a post."""
+    engine = create_engine(database_url)
+    await migrate.upgrade(engine)
+    factory = create_session_factory(engine)
+    posts: dict[str, int] = {}
+    async with unit_of_work(factory) as session:
+        alpha = CheckedChat(ALPHA, "channel", "Alpha", "alpha_news")
+        beta = CheckedChat(BETA, "channel", "Beta", "beta_news")
+        channels = {
+            "alpha": await record_target(session, alpha),
+            "beta": await record_target(session, beta),
+            "gamma": Channel(title="Gamma", username="gamma_source"),
+        }
+        session.add(channels["gamma"])
+        await session.flush()
+        for day, (name, channel) in enumerate(channels.items(), start=1):
+            post = Post(
+                text=f"{name.title()} secret plans\nbody",
+                entities=[],
+                media=[],
+                channel_id=channel.id,
+                date=datetime(2026, 11, day, tzinfo=UTC),
+            )
+            session.add(post)
+            await session.flush()
+            posts[name] = post.id
+        ids = {name: channel.id for name, channel in channels.items()}
+    fake.add_chat(ALPHA, type="channel", title="Alpha", username="alpha_news")
+    fake.add_chat(BETA, type="channel", title="Beta", username="beta_news")
+    fake.set_chat_admins(ALPHA, [9999, ADMIN_A])  # 9999 owns it
+    fake.set_chat_admins(BETA, [OWNER_B])
+    try:
+        async with bot_running(fake, database_url, {GLOBAL}, chat_interval=0.0):
+            yield Store(fake, factory, posts, ids)
+    finally:
+        await engine.dispose()
+
+
+async def ask(fake: FakeTelegram, text: str, user_id: int) -> str:
+    """Send ``text`` as ``user_id`` in their private chat; the bot's reply to them."""
+    before = len(fake.calls_to("sendMessage"))
+    fake.push_update(private_message(text, user_id=user_id))
+    await fake.wait_until(
+        lambda: any(c.params["chat_id"] == user_id for c in fake.calls_to("sendMessage")[before:]),
+        what=f"a reply to {text!r}",
+    )
+    reply = next(c for c in fake.calls_to("sendMessage")[before:] if c.params["chat_id"] == user_id)
+    return str(reply.params["text"])

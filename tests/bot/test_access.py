@@ -2,87 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
-
 import pytest
 from aiogram import Bot
 
 from bot.access import ChatAdmins
 from bot.middlewares import Throttle
-from pipeline.publish.targets import CheckedChat, record_target
-from pipeline.store import migrate
-from pipeline.store.db import create_engine, create_session_factory, unit_of_work
-from pipeline.store.models import Channel, Post
-from tests.bot.running import bot_running
+from tests.bot.running import (
+    ADMIN_A,
+    ALPHA,
+    BETA,
+    GLOBAL,
+    OUTSIDER,
+    OWNER_B,
+    Store,
+    ask,
+)
 from tests.fake_telegram.server import FakeTelegram
 from tests.fake_telegram.updates import private_message
-
-GLOBAL = 1001  # in TGPIPE_ADMIN_IDS
-ADMIN_A = 2001  # administrator of @alpha_news
-OWNER_B = 2002  # owner of @beta_news
-OUTSIDER = 3003
-ALPHA = -1001600000001
-BETA = -1001600000002
-
-
-@dataclass
-class Store:
-    fake: FakeTelegram
-    posts: dict[str, int]  # "alpha", "beta", "gamma" (a source channel, not a target)
-
-
-@pytest.fixture
-async def store(fake_telegram: FakeTelegram, database_url: str) -> AsyncIterator[Store]:
-    """`run_bot` on a store with two target channels and a source channel, a post each."""
-    engine = create_engine(database_url)
-    await migrate.upgrade(engine)
-    factory = create_session_factory(engine)
-    posts: dict[str, int] = {}
-    async with unit_of_work(factory) as session:
-        channels = {
-            "alpha": await record_target(
-                session, CheckedChat(ALPHA, "channel", "Alpha", "alpha_news")
-            ),
-            "beta": await record_target(session, CheckedChat(BETA, "channel", "Beta", "beta_news")),
-            "gamma": Channel(title="Gamma", username="gamma_source"),
-        }
-        session.add(channels["gamma"])
-        await session.flush()
-        for day, (name, channel) in enumerate(channels.items(), start=1):
-            post = Post(
-                text=f"{name.title()} secret plans\nbody",
-                entities=[],
-                media=[],
-                channel_id=channel.id,
-                date=datetime(2026, 11, day, tzinfo=UTC),
-            )
-            session.add(post)
-            await session.flush()
-            posts[name] = post.id
-    await engine.dispose()
-    fake_telegram.add_chat(ALPHA, type="channel", title="Alpha", username="alpha_news")
-    fake_telegram.add_chat(BETA, type="channel", title="Beta", username="beta_news")
-    fake_telegram.set_chat_admins(ALPHA, [9999, ADMIN_A])  # 9999 owns it
-    fake_telegram.set_chat_admins(BETA, [OWNER_B])
-    async with bot_running(fake_telegram, database_url, {GLOBAL}):
-        yield Store(fake_telegram, posts)
-
-
-async def ask(fake: FakeTelegram, text: str, user_id: int) -> str:
-    before = len(fake.calls_to("sendMessage"))
-    fake.push_update(private_message(text, user_id=user_id))
-    reply = (await fake.wait_for("sendMessage", count=before + 1))[before]
-    assert reply.params["chat_id"] == user_id
-    return str(reply.params["text"])
-
 
 SECRETS = ("Alpha", "Beta", "Gamma", "alpha_news", "beta_news", "gamma_source", "secret")
 
 
 @pytest.mark.parametrize(
-    "command", ["/start", "/help", "/posts", "/posts alpha_news", "/post 1", "/post", "/nope", "hi"]
+    "command",
+    [
+        *("/start", "/help", "/posts", "/posts alpha_news", "/post 1", "/post", "/nope", "hi"),
+        *("/channels", "/queue", "/schedule 3 +1h @alpha_news", "/now 3", "/cancel 1"),
+    ],
 )
 async def test_an_outsider_is_refused_and_learns_nothing(store: Store, command: str) -> None:
     text = await ask(store.fake, command, OUTSIDER)

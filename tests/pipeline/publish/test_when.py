@@ -189,7 +189,7 @@ def test_the_past_message_names_both_times_locally() -> None:
     with pytest.raises(WhenError) as refused:
         parse_when("2020-01-01T10:00", tz=BERLIN, now=utc(2026, 12, 2, 12, 5))
     assert str(refused.value) == (
-        "--at '2020-01-01T10:00': that is in the past (2020-01-01 10:00 Europe/Berlin is "
+        "'2020-01-01T10:00': that is in the past (2020-01-01 10:00 Europe/Berlin is "
         "before now, 2026-12-02 13:05 Europe/Berlin)"
     )
 
@@ -210,7 +210,7 @@ def test_now_and_this_very_instant_are_not_the_past() -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("garbage", "--at 'garbage': not a time (use ISO 8601 such as 2026-12-24T09:00, 'now', "),
+        ("garbage", "'garbage': not a time (use ISO 8601 such as 2026-12-24T09:00, 'now', "),
         ("", "no time given"),
         ("   ", "no time given"),
         ("tomorrow", "not a time"),
@@ -226,7 +226,7 @@ def test_now_and_this_very_instant_are_not_the_past() -> None:
         ("-1h30m", "count forward from now (write +1h30m)"),
         ("-", "not a time"),
         ("10m", "not a time"),
-        ("25:00", "--at '25:00': not a time (use ISO 8601"),
+        ("25:00", "'25:00': not a time (use ISO 8601"),
         ("24:00", "not a time"),
         ("12:60", "not a time"),
         ("12:5", "not a time"),
@@ -241,7 +241,7 @@ def test_now_and_this_very_instant_are_not_the_past() -> None:
         ("2040-01-01T00:00Z", "more than 10 years ahead"),
         ("9999-12-31T23:59", "more than 10 years ahead"),
         ("0001-01-01T00:00+05:00", "out of the range of dates"),
-        ("line\nbreak", "--at 'line\\nbreak': not a time"),
+        ("line\nbreak", "'line\\nbreak': not a time"),
     ],
 )
 def test_refused(value: str, message: str) -> None:

@@ -1,0 +1,382 @@
+"""Publishing from Telegram: /channels, /schedule, /now, /queue (with its buttons), /cancel.
+
+The work is the queue's (pipeline/publish/queue.py); here are the commands' syntax, the
+replies and buttons, and the scope: a channel admin sees and touches their chats only.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from functools import partial
+
+from aiogram import F, Router, html
+from aiogram.dispatcher.event.bases import SkipHandler
+from aiogram.filters import Command, CommandObject
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.delivery import Courier
+from bot.filters import HasAccess
+from bot.middlewares import AfterCommit
+from config.settings import Settings
+from pipeline.access import Access
+from pipeline.errors import UsageError
+from pipeline.posts import get_post
+from pipeline.publish import queue as queue_lib
+from pipeline.publish.targets import TargetView, find_target, list_targets
+from pipeline.publish.when import WhenError, describe_local, parse_when
+from pipeline.store.models import Channel, PublicationState
+from pipeline.store.types import now_utc
+
+log = logging.getLogger(__name__)
+
+PAGE = 5
+SCHEDULE_USAGE = (
+    "Usage: /schedule ID WHEN [CHAT] — e.g. /schedule 12 18:30 @mychannel\n"
+    "WHEN: now, +10m, +2h, 18:30 (the next such time), or 2026-12-24 09:00."
+)
+NOW_USAGE = "Usage: /now ID [CHAT] — publish post ID now, e.g. /now 12 @mychannel"
+CANCEL_USAGE = "Usage: /cancel ID — the publication's id, as /queue shows it"
+
+
+class QueueAction(CallbackData, prefix="q"):
+    """A button under /queue: ``action`` on publication ``id``, shown on ``page``."""
+
+    action: str  # cancel, now, move, sent, again, page
+    id: int
+    page: int = 0
+
+
+class PlanTo(CallbackData, prefix="plan"):
+    """A chat chosen for a post: publish ``post`` to channel ``chat`` at ``at`` (Unix time)."""
+
+    post: int
+    chat: int
+    at: int
+
+
+class Moving(StatesGroup):
+    when = State()  # waiting for a publication's new time
+
+
+# --- arguments ---------------------------------------------------------------------------
+
+
+def _looks_like_chat(word: str) -> bool:
+    return word.startswith(("@", "t.me/", "https://t.me/")) or word.lstrip("-").isdigit()
+
+
+def parse_plan(args: str | None, *, needs_when: bool) -> tuple[int, str, str | None]:
+    """``ID WHEN [CHAT]`` (or ``ID [CHAT]``): the post id, the time as typed, the chat."""
+    words = (args or "").split()
+    usage = SCHEDULE_USAGE if needs_when else NOW_USAGE
+    if not words or not words[0].lstrip("#").isdigit():
+        raise UsageError(usage)
+    post_id, rest = int(words[0].lstrip("#")), words[1:]
+    chat = None
+    # The last word names the chat when it looks like one and a time is left before it
+    # (in `/schedule 12 1700000000`, the number is a time, not a chat id).
+    if rest and _looks_like_chat(rest[-1]) and (len(rest) > 1 or not needs_when):
+        chat = rest.pop()
+    when = " ".join(rest)
+    if needs_when and not when:
+        raise UsageError(usage)
+    if not needs_when and when:
+        raise UsageError(usage)
+    return post_id, when or "now", chat
+
+
+def _due(text: str, settings: Settings) -> datetime:
+    try:
+        return parse_when(text, tz=settings.tz, now=now_utc())
+    except WhenError as error:
+        raise WhenError(f"WHEN {error}") from None
+
+
+# --- replies -----------------------------------------------------------------------------
+
+
+def _target_line(target: TargetView) -> str:
+    line = f"• {html.quote(target.name)} — {html.quote(target.title)} ({target.type})"
+    if target.scheduled:
+        line += f", {target.scheduled} scheduled"
+    if target.blocked_reason:
+        line += f"\n  ⚠️ {html.quote(target.blocked_reason)}"
+    return line
+
+
+async def cmd_channels(message: Message, session: AsyncSession, access: Access) -> None:
+    targets = await list_targets(session, access.scope)
+    if not targets:
+        await message.answer(
+            "No publishing targets yet. Make the bot an admin of your channel, then add it: "
+            "<code>tgpipe channels add @channel</code>."
+        )
+        return
+    await message.answer("<b>Publishing targets</b>\n" + "\n".join(map(_target_line, targets)))
+
+
+async def _plan(
+    session: AsyncSession,
+    settings: Settings,
+    user_id: int,
+    post_id: int,
+    target: Channel,
+    due: datetime,
+) -> str:
+    publication = await queue_lib.schedule_post(session, post_id, target, due, created_by=user_id)
+    when = "now" if due <= now_utc() else f"at {describe_local(due, settings.tz)}"
+    parts = f" ({publication.size} messages)" if publication.size > 1 else ""
+    notes = "".join(f"\nℹ️ {html.quote(note)}" for note in publication.notes)
+    return (
+        f"🗓 Publication <b>{publication.id}</b>: post {post_id} to "
+        f"{html.quote(target.display_name)} {when}{parts}.{notes}"
+    )
+
+
+async def _choose_target(
+    message: Message, session: AsyncSession, access: Access, post_id: int, due: datetime
+) -> None:
+    """No chat named and several possible: ask with a button per chat."""
+    targets = [t for t in await list_targets(session, access.scope) if not t.blocked_reason]
+    builder = InlineKeyboardBuilder()
+    for target in targets:
+        data = PlanTo(post=post_id, chat=target.id, at=int(due.timestamp()))
+        builder.button(text=target.name, callback_data=data)
+    builder.adjust(2)
+    await message.answer(f"Where should post {post_id} go?", reply_markup=builder.as_markup())
+
+
+async def _single_target(session: AsyncSession, access: Access) -> Channel | None:
+    """The one chat a command without a chat can mean, or None when there are several."""
+    targets = [t for t in await list_targets(session, access.scope) if not t.blocked_reason]
+    if not targets:
+        raise UsageError(
+            "no publishing target yet: make the bot an admin of your channel, then "
+            "`tgpipe channels add @channel`"
+        )
+    if len(targets) > 1:
+        return None
+    return await find_target(session, targets[0].name, access.scope)
+
+
+async def cmd_schedule(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    settings: Settings,
+    access: Access,
+    after_commit: AfterCommit,
+    courier: Courier | None = None,
+) -> None:
+    """/schedule ID WHEN [CHAT], and /now ID [CHAT]: the same with WHEN now."""
+    post_id, when, chat = parse_plan(command.args, needs_when=command.command != "now")
+    due = _due(when, settings)
+    await get_post(session, post_id, access.scope)  # a post outside one's chats is not found
+    target = (
+        await find_target(session, chat, access.scope)
+        if chat
+        else await _single_target(session, access)
+    )
+    if target is None:
+        await _choose_target(message, session, access, post_id, due)
+        return
+    user_id = message.from_user.id if message.from_user else 0
+    text = await _plan(session, settings, user_id, post_id, target, due)
+    after_commit.append(partial(message.answer, text))
+    if courier is not None and due <= now_utc():
+        after_commit.append(courier.wake.set)
+
+
+async def on_plan_to(
+    query: CallbackQuery,
+    callback_data: PlanTo,
+    session: AsyncSession,
+    settings: Settings,
+    access: Access,
+    after_commit: AfterCommit,
+    courier: Courier | None = None,
+) -> None:
+    if not access.allows(callback_data.chat):
+        await query.answer("That chat is not one of yours.", show_alert=True)
+        return
+    target = await session.get(Channel, callback_data.chat)
+    if target is None or target.target_since is None:
+        await query.answer("That chat is no longer a publishing target.", show_alert=True)
+        return
+    await get_post(session, callback_data.post, access.scope)
+    due = max(datetime.fromtimestamp(callback_data.at, UTC), now_utc())
+    text = await _plan(session, settings, query.from_user.id, callback_data.post, target, due)
+    if isinstance(query.message, Message):
+        after_commit.append(partial(query.message.edit_text, text))
+    after_commit.append(query.answer)
+    if courier is not None and due <= now_utc():
+        after_commit.append(courier.wake.set)
+
+
+# --- /queue ------------------------------------------------------------------------------
+
+
+def _item(view: queue_lib.PublicationView, settings: Settings) -> str:
+    state = {"scheduled": "🗓", "sending": "📤", "unknown": "❓"}.get(view.state, "•")
+    line = (
+        f"{state} <b>{view.id}</b> {describe_local(view.due_at, settings.tz)} → "
+        f"{html.quote(view.chat)}: {html.quote(view.title[:60])}"
+    )
+    if view.state == PublicationState.UNKNOWN.value:
+        line += "\n   <i>sent or not? Telegram did not say before tgpipe stopped</i>"
+    elif view.last_error:
+        line += f"\n   <i>{html.quote(view.last_error[:120])}</i>"
+    return line
+
+
+def _buttons(view: queue_lib.PublicationView, page: int) -> list[InlineKeyboardButton]:
+    def button(text: str, action: str) -> InlineKeyboardButton:
+        data = QueueAction(action=action, id=view.id, page=page).pack()
+        return InlineKeyboardButton(text=f"{text} {view.id}", callback_data=data)
+
+    if view.state == PublicationState.SCHEDULED.value:
+        return [button("✖ Cancel", "cancel"), button("🕑 Move", "move"), button("🚀 Now", "now")]
+    if view.state == PublicationState.UNKNOWN.value:
+        return [button("✔ It was sent", "sent"), button("↻ Send again", "again")]
+    return []
+
+
+async def _queue_page(
+    session: AsyncSession, settings: Settings, access: Access, page: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    views = await queue_lib.list_queue(
+        session, scope=access.scope, offset=page * PAGE, limit=PAGE + 1
+    )
+    if not views and page > 0:
+        return await _queue_page(session, settings, access, 0)
+    if not views:
+        return "The queue is empty. Plan a post with /schedule ID WHEN.", None
+    more, views = len(views) > PAGE, views[:PAGE]
+    rows = [row for view in views if (row := _buttons(view, page))]
+    nav = []
+    if page > 0:
+        data = QueueAction(action="page", id=0, page=page - 1).pack()
+        nav.append(InlineKeyboardButton(text="‹ Earlier", callback_data=data))
+    if more:
+        data = QueueAction(action="page", id=0, page=page + 1).pack()
+        nav.append(InlineKeyboardButton(text="Later ›", callback_data=data))
+    if nav:
+        rows.append(nav)
+    title = f"<b>Queue</b>{f' · page {page + 1}' if page or more else ''}"
+    text = "\n".join([title, *(_item(view, settings) for view in views)])
+    return text, InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+
+async def cmd_queue(
+    message: Message, session: AsyncSession, settings: Settings, access: Access
+) -> None:
+    text, markup = await _queue_page(session, settings, access, 0)
+    await message.answer(text, reply_markup=markup)
+
+
+async def cmd_cancel(
+    message: Message,
+    publication: re.Match[str],
+    session: AsyncSession,
+    access: Access,
+    after_commit: AfterCommit,
+) -> None:
+    publication_id = int(publication[1])
+    await queue_lib.cancel(session, publication_id, access.scope)
+    after_commit.append(partial(message.answer, f"✖ Publication {publication_id} cancelled."))
+
+
+def _usage(text: str) -> Callable[[Message], Awaitable[object]]:
+    async def cmd_usage(message: Message) -> None:
+        await message.answer(text, parse_mode=None)
+
+    return cmd_usage
+
+
+async def on_queue_action(
+    query: CallbackQuery,
+    callback_data: QueueAction,
+    session: AsyncSession,
+    settings: Settings,
+    access: Access,
+    state: FSMContext,
+    after_commit: AfterCommit,
+    courier: Courier | None = None,
+) -> None:
+    action, pid, scope = callback_data.action, callback_data.id, access.scope
+    answer = ""
+    if action == "cancel":
+        await queue_lib.cancel(session, pid, scope)
+        answer = f"Publication {pid} cancelled."
+    elif action == "now":
+        await queue_lib.reschedule(session, pid, now_utc(), scope)
+        answer = f"Publication {pid} is being sent."
+    elif action in ("sent", "again"):
+        await queue_lib.resolve_unknown(session, pid, sent=action == "sent", scope=scope)
+        answer = f"Publication {pid} " + ("marked sent." if action == "sent" else "sent again.")
+    elif action == "move":
+        await queue_lib.get_publication(session, pid, scope)  # the scope check
+        await state.set_state(Moving.when)
+        await state.update_data(publication=pid)
+        if isinstance(query.message, Message):
+            await query.message.answer(
+                f"When should publication {pid} go out instead? Send a time: 18:30, +2h, "
+                "2026-12-24 09:00 … (/queue to leave it as it is)"
+            )
+        await query.answer()
+        return
+    if action in ("now", "again") and courier is not None:
+        after_commit.append(courier.wake.set)
+    text, markup = await _queue_page(session, settings, access, callback_data.page)
+    if isinstance(query.message, Message):
+        after_commit.append(partial(query.message.edit_text, text, reply_markup=markup))
+    after_commit.append(partial(query.answer, answer))
+
+
+async def on_new_time(
+    message: Message,
+    session: AsyncSession,
+    settings: Settings,
+    access: Access,
+    state: FSMContext,
+    after_commit: AfterCommit,
+) -> None:
+    publication_id = int((await state.get_data())["publication"])
+    due = _due(message.text or "", settings)
+    await queue_lib.reschedule(session, publication_id, due, access.scope)
+    await state.clear()
+    moved = f"🕑 Publication {publication_id} moved to {describe_local(due, settings.tz)}."
+    after_commit.append(partial(message.answer, moved))
+
+
+async def cmd_leave_move(message: Message, state: FSMContext) -> None:
+    """A command while a new time is awaited: the move is dropped, the command goes on."""
+    await state.clear()
+    raise SkipHandler
+
+
+def create_router() -> Router:
+    router = Router(name=__name__)
+    router.message.filter(HasAccess())
+    router.callback_query.filter(HasAccess())
+    router.message.register(cmd_leave_move, Moving.when, F.text.startswith("/"))
+    router.message.register(on_new_time, Moving.when, F.text)
+    router.message.register(cmd_channels, Command("channels"))
+    router.message.register(cmd_schedule, Command("schedule", "now", magic=F.args))
+    router.message.register(_usage(SCHEDULE_USAGE), Command("schedule"))
+    router.message.register(_usage(NOW_USAGE), Command("now"))
+    router.message.register(cmd_queue, Command("queue"))
+    cancel_id = F.args.regexp(r"^\s*#?(\d+)\s*$").as_("publication")
+    router.message.register(cmd_cancel, Command("cancel", magic=cancel_id))
+    router.message.register(_usage(CANCEL_USAGE), Command("cancel"))
+    router.callback_query.register(on_queue_action, QueueAction.filter())
+    router.callback_query.register(on_plan_to, PlanTo.filter())
+    return router
