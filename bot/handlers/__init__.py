@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import fallback, help, posts, queue, reactions
+from bot.handlers import fallback, help, membership, posts, queue, reactions
 
 
 def create_routers() -> list[Router]:
     """Fresh routers (a router can belong to one dispatcher only; tests build several)."""
     return [
         reactions.create_router(),
+        membership.create_router(),
         help.create_router(),
         posts.create_router(),
         queue.create_router(),

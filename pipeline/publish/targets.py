@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pipeline.errors import NotFoundError, TgpipeError
 from pipeline.posts import iso_utc
 from pipeline.publish.guard import same_chat_id
+from pipeline.publish.notices import tell
 from pipeline.store.models import Channel, Publication, PublicationState
 from pipeline.store.types import now_utc
 from pipeline.usernames import normalise_username
@@ -160,3 +161,47 @@ async def list_targets(
         )
         for channel, count in rows
     ]
+
+
+async def record_rights(
+    session: AsyncSession, chat_id: int, *, can_post: bool, change: str, at: datetime
+) -> Channel | None:
+    """The bot's rights in chat ``chat_id`` changed (``change`` says how, for the admins).
+
+    A publishing target the bot can no longer post to is held back — its scheduled
+    publications wait, they are not failed — and the admins are told, once per change;
+    when the bot may post again, the target is released and they are told that too. Chats
+    that are not targets are ignored (None)."""
+    channel = await session.scalar(
+        select(Channel).where(Channel.chat_id == chat_id, Channel.target_since.is_not(None))
+    )
+    if channel is None:
+        return None
+    waiting = await session.scalar(
+        select(func.count())
+        .select_from(Publication)
+        .where(
+            Publication.channel_id == channel.id,
+            Publication.state == PublicationState.SCHEDULED,
+        )
+    )
+    name = channel.display_name
+    if not can_post:
+        channel.blocked_reason = change
+        await tell(
+            session,
+            f"rights:{channel.id}:{at.isoformat()}",
+            f"🚫 {change} in {name}: tgpipe cannot post there. {waiting or 0} scheduled "
+            "publication(s) wait; make the bot an administrator allowed to post again, "
+            "and they go out (those overdue by then are reported missed).",
+        )
+    elif channel.blocked_reason is not None:
+        channel.blocked_reason = None
+        await tell(
+            session,
+            f"rights:{channel.id}:{at.isoformat()}",
+            f"✅ tgpipe can post to {name} again: {waiting or 0} scheduled publication(s) "
+            "go out as planned.",
+        )
+    await session.flush()
+    return channel
