@@ -15,7 +15,7 @@ from pipeline.channels import find_channel
 from pipeline.errors import NotFoundError
 from pipeline.ingest.model import Entity
 from pipeline.ingest.textutil import extract_hashtags, extract_links
-from pipeline.store.models import Post, PostSource, PostStatus
+from pipeline.store.models import ImportRun, Post, PostSource, PostStatus
 
 
 def iso_utc(value: datetime | None) -> str | None:
@@ -168,6 +168,16 @@ def _of_channels(channel_ids: Collection[int], include_duplicates: bool) -> Colu
     return or_(Post.channel_id.in_(channel_ids), Post.id.in_(reposted))
 
 
+def _in_scope(channel_ids: Collection[int], include_duplicates: bool) -> ColumnElement[bool]:
+    """Posts of those channels, and posts imported for them (uploads by their admins)."""
+    imported_for = (
+        select(PostSource.post_id)
+        .join(ImportRun, ImportRun.id == PostSource.import_run_id)
+        .where(ImportRun.into_channel_id.in_(channel_ids))
+    )
+    return or_(_of_channels(channel_ids, include_duplicates), Post.id.in_(imported_for))
+
+
 async def _filters(
     session: AsyncSession,
     channel: str | None,
@@ -182,7 +192,7 @@ async def _filters(
         channel_id = (await find_channel(session, channel, scope)).id
         where.append(_of_channels([channel_id], include_duplicates))
     elif scope is not None:
-        where.append(_of_channels(scope, include_duplicates))
+        where.append(_in_scope(scope, include_duplicates))
     if status is not None:
         where.append(Post.status == status)
     if not include_duplicates:
@@ -279,7 +289,7 @@ async def get_post(
     query = select(Post).where(Post.id == post_id)
     if scope is not None:
         # As the listing has it: also content of elsewhere that these channels re-posted.
-        query = query.where(_of_channels(scope, include_duplicates=False))
+        query = query.where(_in_scope(scope, include_duplicates=False))
     post = (await session.scalars(_with_details(query))).first()
     if post is None:
         raise NotFoundError(f"no post with id {post_id}")

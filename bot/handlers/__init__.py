@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import fallback, help, membership, posts, queue, reactions
+from bot.handlers import fallback, help, imports, membership, posts, queue, reactions
 
 
 def create_routers() -> list[Router]:
@@ -19,5 +19,6 @@ def create_routers() -> list[Router]:
         help.create_router(),
         posts.create_router(),
         queue.create_router(),
+        imports.create_router(),
         fallback.create_router(),
     ]

@@ -17,6 +17,7 @@ COMMANDS = {
     "now": "publish a post now: /now ID [CHAT]",
     "queue": "what is planned, with buttons to cancel, move or send now",
     "cancel": "cancel a planned publication: /cancel ID",
+    "import": "how to import an export: send it as a document",
 }
 
 HELP_TEXT = "<b>tgpipe</b>: your channels' content pipeline.\n\n" + "\n".join(

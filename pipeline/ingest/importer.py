@@ -63,6 +63,8 @@ class ImportOptions:
     timezone: str = "UTC"
     requested_by: str = "cli"
     dedup_threshold: float = DEFAULT_THRESHOLD
+    # The chat imported for (an upload by an admin of it): see ImportRun.into_channel_id.
+    into_channel_id: int | None = None
 
 
 async def import_paths(
@@ -85,7 +87,7 @@ async def import_paths(
             f"{rebuilt.duplicates} duplicates"
         )
     async with unit_of_work(factory) as session:
-        run = ImportRun(requested_by=options.requested_by)
+        run = ImportRun(requested_by=options.requested_by, into_channel_id=options.into_channel_id)
         session.add(run)
         await session.flush()
         report.run_id = run.id

@@ -466,6 +466,10 @@ class ImportRun(Base):
         _enum(ImportStatus, "import_status"), default=ImportStatus.RUNNING
     )
     requested_by: Mapped[str | None] = mapped_column(String(64))  # 'cli' or a Telegram user id
+    # The chat an admin of it imported for (an upload to the bot): its posts are theirs to see.
+    into_channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channels.id", ondelete="SET NULL"), index=True
+    )
     parsed: Mapped[int] = mapped_column(Integer, default=0)
     new: Mapped[int] = mapped_column(Integer, default=0)
     duplicates: Mapped[int] = mapped_column(Integer, default=0)

@@ -15,7 +15,7 @@ from pipeline.publish.targets import CheckedChat, record_target
 from pipeline.store import migrate
 from pipeline.store.db import SessionFactory, create_engine, create_session_factory, unit_of_work
 from pipeline.store.models import Channel, Post
-from tests.fake_telegram.server import FakeTelegram
+from tests.fake_telegram.server import ApiCall, FakeTelegram
 from tests.fake_telegram.updates import private_message
 
 GLOBAL = 1001  # in TGPIPE_ADMIN_IDS
@@ -102,13 +102,21 @@ async def two_channels(fake: FakeTelegram, database_url: str) -> AsyncIterator[S
         await engine.dispose()
 
 
+async def reply_to(fake: FakeTelegram, user_id: int, since: int) -> ApiCall:
+    """The first message the bot sent ``user_id`` after its first ``since`` sendMessage calls."""
+
+    def first() -> ApiCall | None:
+        calls = fake.calls_to("sendMessage")[since:]
+        return next((c for c in calls if c.params["chat_id"] == user_id), None)
+
+    await fake.wait_until(lambda: first() is not None, what=f"a reply to {user_id}")
+    found = first()
+    assert found is not None
+    return found
+
+
 async def ask(fake: FakeTelegram, text: str, user_id: int) -> str:
     """Send ``text`` as ``user_id`` in their private chat; the bot's reply to them."""
     before = len(fake.calls_to("sendMessage"))
     fake.push_update(private_message(text, user_id=user_id))
-    await fake.wait_until(
-        lambda: any(c.params["chat_id"] == user_id for c in fake.calls_to("sendMessage")[before:]),
-        what=f"a reply to {text!r}",
-    )
-    reply = next(c for c in fake.calls_to("sendMessage")[before:] if c.params["chat_id"] == user_id)
-    return str(reply.params["text"])
+    return str((await reply_to(fake, user_id, before)).params["text"])

@@ -49,7 +49,9 @@ async def ask(fake: FakeTelegram, text: str, user_id: int = ADMIN) -> str:
 async def test_startup_registers_commands(running_bot: FakeTelegram) -> None:
     (call,) = running_bot.calls_to("setMyCommands")
     names = [command["command"] for command in call.params["commands"]]
-    assert names == ["help", "posts", "post", "channels", "schedule", "now", "queue", "cancel"]
+    assert names == [
+        *("help", "posts", "post", "channels", "schedule", "now", "queue", "cancel", "import"),
+    ]
 
 
 async def test_help_for_admins(running_bot: FakeTelegram) -> None:
