@@ -43,7 +43,7 @@ from aiogram.types import (
 from aiohttp import ClientConnectorError
 
 from pipeline.publish.claims import Claim, render_claim
-from pipeline.publish.render import MediaFile, OutMessage
+from pipeline.publish.render import MediaFile, OutMessage, Rendering
 from pipeline.store.models import PublicationMode
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ class Publisher:
                         continue  # sent by an earlier attempt
                     if index > claim.parts_done:
                         await asyncio.sleep(self._interval)  # at least 1 s apart in one chat
-                    ids.extend(await self._send(claim, message))
+                    ids.extend(await self.send(claim.chat_id, message, silent=claim.silent))
                     done = index + 1
                     if done < len(messages):
                         await progress(ids, done)
@@ -181,9 +181,19 @@ class Publisher:
         results = await method(message_ids=list(ids), **common)
         return [item.message_id for item in results]
 
-    async def _send(self, claim: Claim, message: OutMessage) -> list[int]:
-        chat = claim.chat_id
-        silent = claim.silent or None
+    async def preview(self, chat_id: int, rendering: Rendering) -> list[int]:
+        """Send a post's messages to ``chat_id`` (an admin's chat) exactly as publishing
+        would send them to a channel: the same parts, formatting and albums."""
+        ids: list[int] = []
+        for index, message in enumerate(rendering.messages):
+            if index:
+                await asyncio.sleep(self._interval)
+            ids.extend(await self.send(chat_id, message, silent=True))
+        return ids
+
+    async def send(self, chat: int, message: OutMessage, *, silent: bool = False) -> list[int]:
+        """One message of a rendering (an album: its items); Telegram's message ids."""
+        silent_or_none = silent or None
         caption = message.text or None
         caption_entities = entities_for(message.entities) if caption else None
         if message.kind == "text":
@@ -192,7 +202,7 @@ class Publisher:
                 message.text,
                 entities=entities_for(message.entities),
                 parse_mode=None,
-                disable_notification=silent,
+                disable_notification=silent_or_none,
             )
             return [sent.message_id]
         if message.kind == "album":
@@ -202,11 +212,13 @@ class Publisher:
                 )
                 for i, file in enumerate(message.media)
             ]
-            group = await self._bot.send_media_group(chat, media, disable_notification=silent)
+            group = await self._bot.send_media_group(
+                chat, media, disable_notification=silent_or_none
+            )
             return [item.message_id for item in group]
         (file,) = message.media
         upload = FSInputFile(file.path, filename=file.file_name)
-        options: dict[str, Any] = {"disable_notification": silent}
+        options: dict[str, Any] = {"disable_notification": silent_or_none}
         if file.kind != "video_note":
             options.update(caption=caption, caption_entities=caption_entities, parse_mode=None)
         if file.kind in {"photo", "video", "animation"} and file.spoiler:

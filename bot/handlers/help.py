@@ -11,7 +11,8 @@ from bot.filters import HasAccess
 COMMANDS = {
     "help": "what this bot can do",
     "posts": "the latest posts in the store (/posts CHANNEL for one channel)",
-    "post": "one post with its sources: /post ID",
+    "post": "a post as it will be published, with buttons: /post ID",
+    "dup": "a post's duplicates: /dup ID",
     "channels": "the chats tgpipe publishes to",
     "schedule": "plan a post: /schedule ID WHEN [CHAT]",
     "now": "publish a post now: /now ID [CHAT]",

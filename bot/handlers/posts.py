@@ -1,15 +1,22 @@
-"""/posts and /post: browsing the store from Telegram."""
+"""/posts, /post and /dup: browsing the store from Telegram."""
 
 from __future__ import annotations
 
-from aiogram import Router, html
+import re
+
+from aiogram import Bot, F, Router, html
 from aiogram.filters import Command, CommandObject
-from aiogram.types import Message
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.delivery import Courier
 from bot.filters import HasAccess
+from bot.handlers.queue import PostAction, usage_reply
+from bot.publisher import Publisher
 from pipeline.access import Access
 from pipeline.posts import PostView, get_post, list_posts
+from pipeline.publish.render import render_post
 
 PAGE = 10
 
@@ -36,12 +43,23 @@ async def cmd_posts(
 
 
 async def cmd_post(
-    message: Message, command: CommandObject, session: AsyncSession, access: Access
+    message: Message,
+    command: CommandObject,
+    bot: Bot,
+    session: AsyncSession,
+    access: Access,
+    courier: Courier | None = None,
 ) -> None:
+    """The post exactly as it would be published (its parts, formatting, album), then what
+    is known of it, with buttons to publish it now, schedule it, or see its duplicates."""
     if not command.args or not command.args.strip().lstrip("#").isdigit():
         await message.answer("Usage: /post ID")
         return
     post = await get_post(session, int(command.args.strip().lstrip("#")), scope=access.scope)
+    rendering = render_post(post.text, post.entities, post.media)
+    publisher = courier.publisher if courier is not None else Publisher(bot)
+    if rendering.messages:
+        await publisher.preview(message.chat.id, rendering)
     facts = [f"<b>#{post.id}</b> · {html.quote(post.channel or '—')} · {post.status}"]
     if post.date:
         facts.append(post.date.strftime("%Y-%m-%d %H:%M UTC"))
@@ -55,7 +73,13 @@ async def cmd_post(
         facts.append(
             "duplicates: " + ", ".join(f"#{d.id} ({_why(d)})" for d in post.duplicates[:10])
         )
-    body = html.quote(post.text[:3000]) if post.text else "<i>(no text)</i>"
+    parts = len(rendering.messages)
+    facts.append(
+        "↑ as it will be published" + (f" ({parts} messages)" if parts > 1 else "")
+        if parts
+        else "<i>nothing tgpipe can publish: no text and no media it has</i>"
+    )
+    facts.extend(f"ℹ️ left out when published: {html.quote(item)}" for item in rendering.missing)
     seen = "\n".join(
         html.quote(
             f"• {s.channel + ', ' if s.channel else ''}{s.file} ({s.format})"
@@ -63,7 +87,45 @@ async def cmd_post(
         )
         for s in post.sources[:10]
     )
-    await message.answer("\n".join(facts) + f"\n\n{body}\n\n<b>seen in</b>\n{seen}")
+    buttons = InlineKeyboardBuilder()
+    if parts:
+        buttons.button(text="🚀 Publish now", callback_data=PostAction(action="now", post=post.id))
+        buttons.button(text="🗓 Schedule…", callback_data=PostAction(action="when", post=post.id))
+    if post.duplicates or post.duplicate_of:
+        buttons.button(text="🔁 Duplicates", callback_data=PostAction(action="dups", post=post.id))
+    await message.answer(
+        "\n".join(facts) + f"\n\n<b>seen in</b>\n{seen}", reply_markup=buttons.as_markup()
+    )
+
+
+async def _duplicates_text(session: AsyncSession, post_id: int, access: Access) -> str:
+    post = await get_post(session, post_id, scope=access.scope)
+    lines = [f"<b>#{post.id}</b> {html.quote(post.title[:80])}"]
+    if post.duplicate_of:
+        lines.append(f"is a duplicate of #{post.duplicate_of} ({_why(post)})")
+    for duplicate in post.duplicates:
+        where = f" · {html.quote(duplicate.channel)}" if duplicate.channel else ""
+        lines.append(
+            f"• #{duplicate.id}{where} ({_why(duplicate)}): {html.quote(duplicate.title[:60])}"
+        )
+    if len(lines) == 1:
+        lines.append("no duplicates known")
+    return "\n".join(lines)
+
+
+async def cmd_dup(
+    message: Message, post: re.Match[str], session: AsyncSession, access: Access
+) -> None:
+    await message.answer(await _duplicates_text(session, int(post[1]), access))
+
+
+async def on_duplicates(
+    query: CallbackQuery, callback_data: PostAction, session: AsyncSession, access: Access
+) -> None:
+    text = await _duplicates_text(session, callback_data.post, access)
+    if isinstance(query.message, Message):
+        await query.message.answer(text)
+    await query.answer()
 
 
 def _why(post: PostView) -> str:
@@ -74,6 +136,11 @@ def _why(post: PostView) -> str:
 def create_router() -> Router:
     router = Router(name=__name__)
     router.message.filter(HasAccess())
+    router.callback_query.filter(HasAccess())
     router.message.register(cmd_posts, Command("posts"))
     router.message.register(cmd_post, Command("post"))
+    post_id = F.args.regexp(r"^\s*#?(\d+)\s*$").as_("post")
+    router.message.register(cmd_dup, Command("dup", magic=post_id))
+    router.message.register(usage_reply("Usage: /dup ID — the post's id"), Command("dup"))
+    router.callback_query.register(on_duplicates, PostAction.filter(F.action == "dups"))
     return router

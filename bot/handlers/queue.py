@@ -14,7 +14,7 @@ from functools import partial
 
 from aiogram import F, Router, html
 from aiogram.dispatcher.event.bases import SkipHandler
-from aiogram.filters import Command, CommandObject
+from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
@@ -62,8 +62,19 @@ class PlanTo(CallbackData, prefix="plan"):
     at: int
 
 
+class PostAction(CallbackData, prefix="post"):
+    """A button under /post: publish ``post`` now, or ask when (``when``)."""
+
+    action: str  # now, when, dups
+    post: int
+
+
 class Moving(StatesGroup):
     when = State()  # waiting for a publication's new time
+
+
+class Planning(StatesGroup):
+    when = State()  # waiting for the time to publish a post at
 
 
 # --- arguments ---------------------------------------------------------------------------
@@ -167,6 +178,34 @@ async def _single_target(session: AsyncSession, access: Access) -> Channel | Non
     return await find_target(session, targets[0].name, access.scope)
 
 
+async def _plan_or_ask(
+    message: Message,
+    session: AsyncSession,
+    settings: Settings,
+    access: Access,
+    user_id: int,
+    post_id: int,
+    due: datetime,
+    after_commit: AfterCommit,
+    courier: Courier | None,
+    chat: str | None = None,
+) -> None:
+    """Plan ``post_id`` for ``chat`` (or the one chat the admin has), or ask which chat."""
+    await get_post(session, post_id, access.scope)  # a post outside one's chats is not found
+    target = (
+        await find_target(session, chat, access.scope)
+        if chat
+        else await _single_target(session, access)
+    )
+    if target is None:
+        await _choose_target(message, session, access, post_id, due)
+        return
+    text = await _plan(session, settings, user_id, post_id, target, due)
+    after_commit.append(partial(message.answer, text))
+    if courier is not None and due <= now_utc():
+        after_commit.append(courier.wake.set)
+
+
 async def cmd_schedule(
     message: Message,
     command: CommandObject,
@@ -179,20 +218,10 @@ async def cmd_schedule(
     """/schedule ID WHEN [CHAT], and /now ID [CHAT]: the same with WHEN now."""
     post_id, when, chat = parse_plan(command.args, needs_when=command.command != "now")
     due = _due(when, settings)
-    await get_post(session, post_id, access.scope)  # a post outside one's chats is not found
-    target = (
-        await find_target(session, chat, access.scope)
-        if chat
-        else await _single_target(session, access)
-    )
-    if target is None:
-        await _choose_target(message, session, access, post_id, due)
-        return
     user_id = message.from_user.id if message.from_user else 0
-    text = await _plan(session, settings, user_id, post_id, target, due)
-    after_commit.append(partial(message.answer, text))
-    if courier is not None and due <= now_utc():
-        after_commit.append(courier.wake.set)
+    await _plan_or_ask(
+        message, session, settings, access, user_id, post_id, due, after_commit, courier, chat
+    )
 
 
 async def on_plan_to(
@@ -219,6 +248,61 @@ async def on_plan_to(
     after_commit.append(query.answer)
     if courier is not None and due <= now_utc():
         after_commit.append(courier.wake.set)
+
+
+async def on_post_action(
+    query: CallbackQuery,
+    callback_data: PostAction,
+    session: AsyncSession,
+    settings: Settings,
+    access: Access,
+    state: FSMContext,
+    after_commit: AfterCommit,
+    courier: Courier | None = None,
+) -> None:
+    post_id = callback_data.post
+    await get_post(session, post_id, access.scope)
+    if not isinstance(query.message, Message):
+        await query.answer()
+        return
+    if callback_data.action == "when":
+        await state.set_state(Planning.when)
+        await state.update_data(post=post_id)
+        await query.message.answer(
+            f"When should post {post_id} go out? Send a time: 18:30, +2h, 2026-12-24 09:00 …"
+        )
+        await query.answer()
+        return
+    await _plan_or_ask(
+        query.message,
+        session,
+        settings,
+        access,
+        query.from_user.id,
+        post_id,
+        now_utc(),
+        after_commit,
+        courier,
+    )
+    after_commit.append(query.answer)
+
+
+async def on_plan_time(
+    message: Message,
+    session: AsyncSession,
+    settings: Settings,
+    access: Access,
+    state: FSMContext,
+    after_commit: AfterCommit,
+    courier: Courier | None = None,
+) -> None:
+    post_id = int((await state.get_data())["post"])
+    due = _due(message.text or "", settings)
+    await state.clear()
+    user_id = message.from_user.id if message.from_user else 0
+    await _plan_or_ask(
+        message, session, settings, access, user_id, post_id, due, after_commit, courier
+    )
 
 
 # --- /queue ------------------------------------------------------------------------------
@@ -294,7 +378,7 @@ async def cmd_cancel(
     after_commit.append(partial(message.answer, f"✖ Publication {publication_id} cancelled."))
 
 
-def _usage(text: str) -> Callable[[Message], Awaitable[object]]:
+def usage_reply(text: str) -> Callable[[Message], Awaitable[object]]:
     async def cmd_usage(message: Message) -> None:
         await message.answer(text, parse_mode=None)
 
@@ -358,7 +442,7 @@ async def on_new_time(
 
 
 async def cmd_leave_move(message: Message, state: FSMContext) -> None:
-    """A command while a new time is awaited: the move is dropped, the command goes on."""
+    """A command while a time is awaited: the question is dropped, the command goes on."""
     await state.clear()
     raise SkipHandler
 
@@ -367,16 +451,19 @@ def create_router() -> Router:
     router = Router(name=__name__)
     router.message.filter(HasAccess())
     router.callback_query.filter(HasAccess())
-    router.message.register(cmd_leave_move, Moving.when, F.text.startswith("/"))
+    waiting = StateFilter(Moving.when, Planning.when)
+    router.message.register(cmd_leave_move, waiting, F.text.startswith("/"))
     router.message.register(on_new_time, Moving.when, F.text)
+    router.message.register(on_plan_time, Planning.when, F.text)
     router.message.register(cmd_channels, Command("channels"))
     router.message.register(cmd_schedule, Command("schedule", "now", magic=F.args))
-    router.message.register(_usage(SCHEDULE_USAGE), Command("schedule"))
-    router.message.register(_usage(NOW_USAGE), Command("now"))
+    router.message.register(usage_reply(SCHEDULE_USAGE), Command("schedule"))
+    router.message.register(usage_reply(NOW_USAGE), Command("now"))
     router.message.register(cmd_queue, Command("queue"))
     cancel_id = F.args.regexp(r"^\s*#?(\d+)\s*$").as_("publication")
     router.message.register(cmd_cancel, Command("cancel", magic=cancel_id))
-    router.message.register(_usage(CANCEL_USAGE), Command("cancel"))
+    router.message.register(usage_reply(CANCEL_USAGE), Command("cancel"))
     router.callback_query.register(on_queue_action, QueueAction.filter())
     router.callback_query.register(on_plan_to, PlanTo.filter())
+    router.callback_query.register(on_post_action, PostAction.filter(F.action != "dups"))
     return router

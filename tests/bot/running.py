@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +16,7 @@ from pipeline.store import migrate
 from pipeline.store.db import SessionFactory, create_engine, create_session_factory, unit_of_work
 from pipeline.store.models import Channel, Post
 from tests.fake_telegram.server import ApiCall, FakeTelegram
-from tests.fake_telegram.updates import private_message
+from tests.fake_telegram.updates import callback_query, private_message
 
 GLOBAL = 1001  # in TGPIPE_ADMIN_IDS
 ADMIN_A = 2001  # an administrator of @alpha_news
@@ -102,12 +102,16 @@ async def two_channels(fake: FakeTelegram, database_url: str) -> AsyncIterator[S
         await engine.dispose()
 
 
-async def reply_to(fake: FakeTelegram, user_id: int, since: int) -> ApiCall:
-    """The first message the bot sent ``user_id`` after its first ``since`` sendMessage calls."""
+async def reply_to(
+    fake: FakeTelegram, user_id: int, since: int, until: Callable[[str], bool] | None = None
+) -> ApiCall:
+    """The first message the bot sent ``user_id`` after its first ``since`` sendMessage calls
+    (with ``until``: the first whose text it accepts)."""
 
     def first() -> ApiCall | None:
         calls = fake.calls_to("sendMessage")[since:]
-        return next((c for c in calls if c.params["chat_id"] == user_id), None)
+        mine = (c for c in calls if c.params["chat_id"] == user_id)
+        return next((c for c in mine if until is None or until(str(c.params["text"]))), None)
 
     await fake.wait_until(lambda: first() is not None, what=f"a reply to {user_id}")
     found = first()
@@ -115,8 +119,37 @@ async def reply_to(fake: FakeTelegram, user_id: int, since: int) -> ApiCall:
     return found
 
 
-async def ask(fake: FakeTelegram, text: str, user_id: int) -> str:
-    """Send ``text`` as ``user_id`` in their private chat; the bot's reply to them."""
+# /post answers with the post as it will be published, then what is known of it: that last.
+POST_INFO = ("<b>#", "⚠️", "Usage", "This bot is private")
+
+
+async def ask(
+    fake: FakeTelegram, text: str, user_id: int, until: Callable[[str], bool] | None = None
+) -> str:
+    """Send ``text`` as ``user_id`` in their private chat; the bot's reply to them (with
+    ``until``, the first reply it accepts; /post's info by default for /post)."""
     before = len(fake.calls_to("sendMessage"))
     fake.push_update(private_message(text, user_id=user_id))
-    return str((await reply_to(fake, user_id, before)).params["text"])
+    if until is None and text.startswith("/post "):
+        until = lambda reply: reply.startswith(POST_INFO)  # noqa: E731
+    return str((await reply_to(fake, user_id, before, until)).params["text"])
+
+
+async def ask_post(fake: FakeTelegram, post_id: int, user_id: int) -> tuple[list[str], str]:
+    """/post ID as ``user_id``: the texts of the preview, and then the post's info."""
+    before = len(fake.calls_to("sendMessage"))
+    info = await ask(fake, f"/post {post_id}", user_id)
+    mine = [c for c in fake.calls_to("sendMessage")[before:] if c.params["chat_id"] == user_id]
+    texts = [str(c.params["text"]) for c in mine]
+    return texts[: texts.index(info)], info
+
+
+async def press(store: Store, user_id: int, data: str) -> str:
+    """Press a button with ``data`` under the last message the bot sent ``user_id``; the
+    answer shown (an alert or a toast)."""
+    fake = store.fake
+    message = fake.messages_in(user_id)[-1]
+    before = len(fake.calls_to("answerCallbackQuery"))
+    fake.push_update(callback_query(data, user_id=user_id, message=message))
+    (answer,) = (await fake.wait_for("answerCallbackQuery", count=before + 1))[before:]
+    return str(answer.params.get("text", ""))

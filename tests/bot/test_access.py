@@ -16,6 +16,7 @@ from tests.bot.running import (
     OWNER_B,
     Store,
     ask,
+    ask_post,
 )
 from tests.fake_telegram.server import FakeTelegram
 from tests.fake_telegram.updates import private_message
@@ -40,7 +41,8 @@ async def test_an_outsider_is_refused_and_learns_nothing(store: Store, command: 
 async def test_a_global_admin_sees_every_channel(store: Store) -> None:
     text = await ask(store.fake, "/posts", GLOBAL)
     assert all(f"{name.title()} secret plans" in text for name in ("alpha", "beta", "gamma"))
-    assert "Beta secret plans" in await ask(store.fake, f"/post {store.posts['beta']}", GLOBAL)
+    preview, _ = await ask_post(store.fake, store.posts["beta"], GLOBAL)
+    assert preview == ["Beta secret plans\nbody"]
 
 
 @pytest.mark.parametrize(
@@ -53,9 +55,8 @@ async def test_a_channel_admin_sees_their_channel_only(
     assert f"{mine.title()} secret plans" in listing
     assert f"{theirs.title()} secret plans" not in listing
     assert "Gamma" not in listing
-    assert f"{mine.title()} secret plans" in await ask(
-        store.fake, f"/post {store.posts[mine]}", user
-    )
+    preview, _ = await ask_post(store.fake, store.posts[mine], user)
+    assert preview == [f"{mine.title()} secret plans\nbody"]
     # Another channel's post, and a post of no target, are answered as if they did not exist.
     for name in (theirs, "gamma"):
         other = store.posts[name]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.bot.running import ask as ask_as
 from tests.bot.running import bot_running
 from tests.conftest import (
     environment_without_settings,
@@ -38,19 +39,15 @@ async def running_bot(
 
 
 async def ask(fake: FakeTelegram, text: str, user_id: int = ADMIN) -> str:
-    before = len(fake.calls_to("sendMessage"))
-    fake.push_update(private_message(text, user_id=user_id))
-    calls = await fake.wait_for("sendMessage", count=before + 1)
-    reply = calls[before]
-    assert reply.params["chat_id"] == user_id
-    return str(reply.params["text"])
+    return await ask_as(fake, text, user_id)
 
 
 async def test_startup_registers_commands(running_bot: FakeTelegram) -> None:
     (call,) = running_bot.calls_to("setMyCommands")
     names = [command["command"] for command in call.params["commands"]]
     assert names == [
-        *("help", "posts", "post", "channels", "schedule", "now", "queue", "cancel", "import"),
+        *("help", "posts", "post", "dup", "channels", "schedule", "now", "queue", "cancel"),
+        "import",
     ]
 
 

@@ -16,8 +16,8 @@ from tests.bot.running import (
     OUTSIDER,
     Store,
     ask,
+    press,
 )
-from tests.fake_telegram.updates import callback_query
 
 
 async def publications(store: Store) -> list[tuple[int, int, str]]:
@@ -29,17 +29,6 @@ async def publications(store: Store) -> list[tuple[int, int, str]]:
             )
         )
         return [(pid, channel, state.value) for pid, channel, state in rows]
-
-
-async def press(store: Store, user_id: int, data: str) -> str:
-    """Press a button with ``data`` under the last message the bot sent ``user_id``; the
-    answer shown (an alert or a toast)."""
-    fake = store.fake
-    message = fake.messages_in(user_id)[-1]
-    before = len(fake.calls_to("answerCallbackQuery"))
-    fake.push_update(callback_query(data, user_id=user_id, message=message))
-    (answer,) = (await fake.wait_for("answerCallbackQuery", count=before + 1))[before:]
-    return str(answer.params.get("text", ""))
 
 
 async def test_channels_shows_ones_own_chats(store: Store) -> None:
