@@ -14,6 +14,7 @@ COMMANDS = {
     "post": "a post as it will be published, with buttons: /post ID",
     "dup": "a post's duplicates: /dup ID",
     "channels": "the chats tgpipe publishes to",
+    "addchannel": "make a chat a publishing target: /addchannel CHAT",
     "schedule": "plan a post: /schedule ID WHEN [CHAT]",
     "now": "publish a post now: /now ID [CHAT]",
     "queue": "what is planned, with buttons to cancel, move or send now",

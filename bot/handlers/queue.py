@@ -1,4 +1,5 @@
-"""Publishing from Telegram: /channels, /schedule, /now, /queue (with its buttons), /cancel.
+"""Publishing from Telegram: /channels, /addchannel, /schedule, /now, /queue (with its
+buttons), /cancel.
 
 The work is the queue's (pipeline/publish/queue.py); here are the commands' syntax, the
 replies and buttons, and the scope: a channel admin sees and touches their chats only.
@@ -12,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import partial
 
-from aiogram import F, Router, html
+from aiogram import Bot, F, Router, html
 from aiogram.dispatcher.event.bases import SkipHandler
 from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.filters.callback_data import CallbackData
@@ -22,15 +23,17 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.access import ChatAdmins
 from bot.delivery import Courier
 from bot.filters import HasAccess
 from bot.middlewares import AfterCommit
+from bot.targets import check_chat
 from config.settings import Settings
 from pipeline.access import Access
 from pipeline.errors import UsageError
 from pipeline.posts import get_post
 from pipeline.publish import queue as queue_lib
-from pipeline.publish.targets import TargetView, find_target, list_targets
+from pipeline.publish.targets import TargetView, find_target, list_targets, record_target
 from pipeline.publish.when import WhenError, describe_local, parse_when
 from pipeline.store.models import Channel, PublicationState
 from pipeline.store.types import now_utc
@@ -43,6 +46,10 @@ SCHEDULE_USAGE = (
     "WHEN: now, +10m, +2h, 18:30 (the next such time), or 2026-12-24 09:00."
 )
 NOW_USAGE = "Usage: /now ID [CHAT] — publish post ID now, e.g. /now 12 @mychannel"
+ADD_USAGE = (
+    "Usage: /addchannel CHAT — @username, t.me/name or the chat's id; first make the bot an "
+    "administrator there with the right to post"
+)
 CANCEL_USAGE = "Usage: /cancel ID — the publication's id, as /queue shows it"
 
 
@@ -128,10 +135,37 @@ async def cmd_channels(message: Message, session: AsyncSession, access: Access) 
     if not targets:
         await message.answer(
             "No publishing targets yet. Make the bot an admin of your channel, then add it: "
-            "<code>tgpipe channels add @channel</code>."
+            "/addchannel @channel."
         )
         return
     await message.answer("<b>Publishing targets</b>\n" + "\n".join(map(_target_line, targets)))
+
+
+async def cmd_addchannel(
+    message: Message,
+    chat: re.Match[str],
+    bot: Bot,
+    session: AsyncSession,
+    access: Access,
+    chat_admins: ChatAdmins,
+    after_commit: AfterCommit,
+) -> None:
+    """/addchannel CHAT: the same checks as `tgpipe channels add`; a channel admin may add
+    only a chat they administer too."""
+    checked = await check_chat(bot, chat[1])
+    user_id = message.from_user.id if message.from_user else 0
+    if not access.everything and not await chat_admins.is_admin(bot, checked.chat_id, user_id):
+        raise UsageError(
+            f"you are not an administrator of {chat[1]}: only its administrators (or the "
+            "bot's admins) can make it a publishing target"
+        )
+    channel = await record_target(session, checked)
+    chat_admins.forget(checked.chat_id)  # the sender now manages it: ask again
+    text = (
+        f"✅ {html.quote(channel.display_name)} ({checked.type}, {html.quote(checked.title)}) "
+        "is a publishing target."
+    )
+    after_commit.append(partial(message.answer, text))
 
 
 async def _plan(
@@ -456,6 +490,9 @@ def create_router() -> Router:
     router.message.register(on_new_time, Moving.when, F.text)
     router.message.register(on_plan_time, Planning.when, F.text)
     router.message.register(cmd_channels, Command("channels"))
+    chat = F.args.regexp(r"^\s*(\S+)\s*$").as_("chat")
+    router.message.register(cmd_addchannel, Command("addchannel", magic=chat))
+    router.message.register(usage_reply(ADD_USAGE), Command("addchannel"))
     router.message.register(cmd_schedule, Command("schedule", "now", magic=F.args))
     router.message.register(usage_reply(SCHEDULE_USAGE), Command("schedule"))
     router.message.register(usage_reply(NOW_USAGE), Command("now"))

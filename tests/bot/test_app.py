@@ -46,8 +46,8 @@ async def test_startup_registers_commands(running_bot: FakeTelegram) -> None:
     (call,) = running_bot.calls_to("setMyCommands")
     names = [command["command"] for command in call.params["commands"]]
     assert names == [
-        *("help", "posts", "post", "dup", "channels", "schedule", "now", "queue", "cancel"),
-        "import",
+        *("help", "posts", "post", "dup", "channels", "addchannel", "schedule", "now"),
+        *("queue", "cancel", "import"),
     ]
 
 

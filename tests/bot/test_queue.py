@@ -206,3 +206,41 @@ async def test_an_unknown_delivery_is_settled_by_a_button(
         assert (await publications(store))[0][2] == state
     else:  # sent again: due now, so the courier sends it
         await store.fake.wait_until(lambda: store.fake.messages_in(ALPHA), what="sent again")
+
+
+DELTA = -1001600000004
+
+
+@pytest.mark.parametrize(
+    ("user", "bot_is_admin", "user_is_admin", "expected"),
+    [
+        (GLOBAL, True, False, "✅ @delta_news (channel, Delta) is a publishing target."),
+        (ADMIN_A, True, True, "✅ @delta_news (channel, Delta) is a publishing target."),
+        (ADMIN_A, True, False, "⚠️ you are not an administrator of @delta_news"),
+        (GLOBAL, False, False, "⚠️ cannot post to @delta_news: the bot is not a member there"),
+    ],
+)
+async def test_addchannel_checks_the_chat_and_who_asks(
+    store: Store, user: int, bot_is_admin: bool, user_is_admin: bool, expected: str
+) -> None:
+    store.fake.add_chat(
+        DELTA, type="channel", title="Delta", username="delta_news", bot_is_admin=bot_is_admin
+    )
+    store.fake.set_chat_admins(
+        DELTA, [9999, *([user] if user_is_admin else [])], bot_is_admin=bot_is_admin
+    )
+    reply = await ask(store.fake, "/addchannel @delta_news", user)
+    assert reply.startswith(expected)
+    listing = await ask(store.fake, "/channels", user)
+    assert ("@delta_news" in listing) == expected.startswith("✅")
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("/addchannel", "Usage: /addchannel CHAT"),
+        ("/addchannel @nowhere_at_all", "⚠️ cannot post to @nowhere_at_all: Telegram does not"),
+    ],
+)
+async def test_addchannel_bad_input(store: Store, command: str, expected: str) -> None:
+    assert (await ask(store.fake, command, GLOBAL)).startswith(expected)
