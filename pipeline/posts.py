@@ -168,7 +168,7 @@ def _of_channels(channel_ids: Collection[int], include_duplicates: bool) -> Colu
     return or_(Post.channel_id.in_(channel_ids), Post.id.in_(reposted))
 
 
-def _in_scope(channel_ids: Collection[int], include_duplicates: bool) -> ColumnElement[bool]:
+def in_scope(channel_ids: Collection[int], include_duplicates: bool) -> ColumnElement[bool]:
     """Posts of those channels, and posts imported for them (uploads by their admins)."""
     imported_for = (
         select(PostSource.post_id)
@@ -192,7 +192,7 @@ async def _filters(
         channel_id = (await find_channel(session, channel, scope)).id
         where.append(_of_channels([channel_id], include_duplicates))
     elif scope is not None:
-        where.append(_in_scope(scope, include_duplicates))
+        where.append(in_scope(scope, include_duplicates))
     if status is not None:
         where.append(Post.status == status)
     if not include_duplicates:
@@ -289,7 +289,7 @@ async def get_post(
     query = select(Post).where(Post.id == post_id)
     if scope is not None:
         # As the listing has it: also content of elsewhere that these channels re-posted.
-        query = query.where(_in_scope(scope, include_duplicates=False))
+        query = query.where(in_scope(scope, include_duplicates=False))
     post = (await session.scalars(_with_details(query))).first()
     if post is None:
         raise NotFoundError(f"no post with id {post_id}")

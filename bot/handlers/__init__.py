@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from aiogram import Router
 
-from bot.handlers import fallback, help, imports, membership, posts, queue, reactions
+from bot.handlers import (
+    autopost,
+    fallback,
+    help,
+    imports,
+    membership,
+    posts,
+    queue,
+    reactions,
+)
 
 
 def create_routers() -> list[Router]:
@@ -20,5 +29,6 @@ def create_routers() -> list[Router]:
         posts.create_router(),
         queue.create_router(),
         imports.create_router(),
+        autopost.create_router(),
         fallback.create_router(),
     ]

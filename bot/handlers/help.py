@@ -19,6 +19,7 @@ COMMANDS = {
     "now": "publish a post now: /now ID [CHAT]",
     "queue": "what is planned, with buttons to cancel, move or send now",
     "cancel": "cancel a planned publication: /cancel ID",
+    "autopost": "recurring posting rules: list, add, pause, remove",
     "import": "how to import an export: send it as a document",
 }
 

@@ -9,6 +9,7 @@ and told to the admins once, until the rule posts again.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pipeline.errors import NotFoundError
 from pipeline.ingest.textutil import extract_hashtags
-from pipeline.posts import iso_utc
+from pipeline.posts import in_scope, iso_utc
 from pipeline.publish.cron import describe_next, next_fire, validate_cron, validate_timezone
 from pipeline.publish.guard import DuplicatePublicationError, check_publishable
 from pipeline.publish.notices import tell
@@ -58,9 +59,12 @@ async def add_rule(
     source: Channel | None = None,
     tag: str | None = None,
     silent: bool = False,
+    own_drafts: bool = False,
     created_by: int | None = None,
     now: datetime,
 ) -> AutopostRule:
+    """A rule posting drafts to ``target`` on ``cron`` in ``timezone``; ``own_drafts``: only
+    the chat's own (its posts and the uploads for it)."""
     validate_timezone(timezone)
     rule = AutopostRule(
         channel_id=target.id,
@@ -70,6 +74,7 @@ async def add_rule(
         source_channel_id=source.id if source else None,
         tag=_normalise_tag(tag),
         silent=silent,
+        own_drafts=own_drafts,
         created_by=created_by,
         # Slots before the rule existed are not owed.
         last_fired_at=now,
@@ -79,17 +84,25 @@ async def add_rule(
     return rule
 
 
-async def get_rule(session: AsyncSession, rule_id: int) -> AutopostRule:
+async def get_rule(
+    session: AsyncSession, rule_id: int, scope: Collection[int] | None = None
+) -> AutopostRule:
+    """The rule ``rule_id``; with ``scope`` (store channel ids), one for another chat is not
+    found."""
     rule = await session.get(AutopostRule, rule_id)
-    if rule is None:
+    if rule is None or (scope is not None and rule.channel_id not in scope):
         raise NotFoundError(f"no autopost rule with id {rule_id}")
     return rule
 
 
 async def set_enabled(
-    session: AsyncSession, rule_id: int, enabled: bool, now: datetime
+    session: AsyncSession,
+    rule_id: int,
+    enabled: bool,
+    now: datetime,
+    scope: Collection[int] | None = None,
 ) -> AutopostRule:
-    rule = await get_rule(session, rule_id)
+    rule = await get_rule(session, rule_id, scope)
     if enabled and not rule.enabled:
         rule.last_fired_at = now  # slots missed while paused are not owed
     rule.enabled = enabled
@@ -97,8 +110,10 @@ async def set_enabled(
     return rule
 
 
-async def remove_rule(session: AsyncSession, rule_id: int) -> None:
-    rule = await get_rule(session, rule_id)
+async def remove_rule(
+    session: AsyncSession, rule_id: int, scope: Collection[int] | None = None
+) -> None:
+    rule = await get_rule(session, rule_id, scope)
     await session.delete(rule)
     await session.flush()
 
@@ -135,8 +150,13 @@ class RuleView:
         }
 
 
-async def list_rules(session: AsyncSession, now: datetime) -> list[RuleView]:
-    rules = list(await session.scalars(select(AutopostRule).order_by(AutopostRule.id)))
+async def list_rules(
+    session: AsyncSession, now: datetime, scope: Collection[int] | None = None
+) -> list[RuleView]:
+    query = select(AutopostRule).order_by(AutopostRule.id)
+    if scope is not None:
+        query = query.where(AutopostRule.channel_id.in_(scope))
+    rules = list(await session.scalars(query))
     channels = {c.id: c for c in await session.scalars(select(Channel))}
     views = []
     for rule in rules:
@@ -199,11 +219,14 @@ async def pick_draft(
     policy: AutopostPolicy = AutopostPolicy.OLDEST,
     source_channel_id: int | None = None,
     tag: str | None = None,
+    own_drafts: bool = False,
 ) -> int | None:
-    """The next draft by ``policy`` (from that source, with that hashtag) that ``target``
-    does not have yet."""
+    """The next draft by ``policy`` (from that source, with that hashtag; with
+    ``own_drafts``, of the target's own) that ``target`` does not have yet."""
     tag = _normalise_tag(tag)
     query = select(Post).where(Post.status == PostStatus.DRAFT, Post.duplicate_of.is_(None))
+    if own_drafts:
+        query = query.where(in_scope([target.id], include_duplicates=False))
     if source_channel_id is not None:
         query = query.where(Post.channel_id == source_channel_id)
     if tag:
@@ -274,6 +297,7 @@ async def fire(session: AsyncSession, rule_id: int, now: datetime) -> Firing:
                 policy=rule.policy,
                 source_channel_id=rule.source_channel_id,
                 tag=rule.tag,
+                own_drafts=rule.own_drafts,
             )
         ) is not None:
             try:

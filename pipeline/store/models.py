@@ -275,6 +275,9 @@ class AutopostRule(Base):
     )
     tag: Mapped[str | None] = mapped_column(String(128))
     silent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Only drafts that are the chat's own (its posts, and uploads for it): a rule an admin of
+    # one chat made draws on what that admin may see, not on the whole store.
+    own_drafts: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     last_fired_at: Mapped[datetime | None] = mapped_column()
     # Set by the first firing that found nothing to post (the admins are told then, once);
