@@ -17,6 +17,7 @@ COMMANDS = {
     "addchannel": "make a chat a publishing target: /addchannel CHAT",
     "schedule": "plan a post: /schedule ID WHEN [CHAT]",
     "now": "publish a post now: /now ID [CHAT]",
+    "forward": "forward a channel's message: /forward LINK WHEN [CHAT]",
     "queue": "what is planned, with buttons to cancel, move or send now",
     "cancel": "cancel a planned publication: /cancel ID",
     "autopost": "recurring posting rules: list, add, pause, remove",

@@ -19,7 +19,13 @@ from aiogram.filters import Command, CommandObject, StateFilter
 from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageOriginChannel,
+)
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,7 +39,13 @@ from pipeline.access import Access
 from pipeline.errors import UsageError
 from pipeline.posts import get_post
 from pipeline.publish import queue as queue_lib
-from pipeline.publish.targets import TargetView, find_target, list_targets, record_target
+from pipeline.publish.targets import (
+    TargetView,
+    find_target,
+    list_targets,
+    parse_message_link,
+    record_target,
+)
 from pipeline.publish.when import WhenError, describe_local, parse_when
 from pipeline.store.models import Channel, PublicationState
 from pipeline.store.types import now_utc
@@ -49,6 +61,10 @@ NOW_USAGE = "Usage: /now ID [CHAT] — publish post ID now, e.g. /now 12 @mychan
 ADD_USAGE = (
     "Usage: /addchannel CHAT — @username, t.me/name or the chat's id; first make the bot an "
     "administrator there with the right to post"
+)
+FORWARD_USAGE = (
+    "Usage: /forward LINK WHEN [CHAT] — e.g. /forward https://t.me/somechannel/123 18:30 "
+    "@mychannel; or send /forward WHEN [CHAT] in reply to a message forwarded from a channel"
 )
 CANCEL_USAGE = "Usage: /cancel ID — the publication's id, as /queue shows it"
 
@@ -256,6 +272,57 @@ async def cmd_schedule(
     await _plan_or_ask(
         message, session, settings, access, user_id, post_id, due, after_commit, courier, chat
     )
+
+
+async def cmd_forward(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    settings: Settings,
+    access: Access,
+    after_commit: AfterCommit,
+    courier: Courier | None = None,
+) -> None:
+    """/forward LINK WHEN [CHAT], or WHEN [CHAT] in reply to a message forwarded from a
+    channel: schedule a forward of that message."""
+    words = (command.args or "").split()
+    origin = message.reply_to_message.forward_origin if message.reply_to_message else None
+    if words and "t.me/" in words[0]:
+        source, message_id = parse_message_link(words.pop(0))
+    elif isinstance(origin, MessageOriginChannel):
+        chat = origin.chat
+        source = f"@{chat.username}" if chat.username else str(chat.id)
+        message_id = origin.message_id
+    else:
+        raise UsageError(FORWARD_USAGE)
+    chat_name = words.pop() if len(words) > 1 and _looks_like_chat(words[-1]) else None
+    if not words:
+        raise UsageError(FORWARD_USAGE)
+    due = _due(" ".join(words), settings)
+    target = (
+        await find_target(session, chat_name, access.scope)
+        if chat_name
+        else await _single_target(session, access)
+    )
+    if target is None:
+        names = ", ".join(t.name for t in await list_targets(session, access.scope))
+        raise UsageError(f"name the chat to forward to (one of: {names})")
+    publication = await queue_lib.schedule_forward(
+        session,
+        source,
+        [message_id],
+        target,
+        due,
+        created_by=message.from_user.id if message.from_user else None,
+    )
+    when = "now" if due <= now_utc() else f"at {describe_local(due, settings.tz)}"
+    text = (
+        f"↪️ Publication <b>{publication.id}</b>: forward of {html.quote(source)} "
+        f"#{message_id} to {html.quote(target.display_name)} {when}."
+    )
+    after_commit.append(partial(message.answer, text))
+    if courier is not None and due <= now_utc():
+        after_commit.append(courier.wake.set)
 
 
 async def on_plan_to(
@@ -496,6 +563,7 @@ def create_router() -> Router:
     router.message.register(cmd_schedule, Command("schedule", "now", magic=F.args))
     router.message.register(usage_reply(SCHEDULE_USAGE), Command("schedule"))
     router.message.register(usage_reply(NOW_USAGE), Command("now"))
+    router.message.register(cmd_forward, Command("forward"))
     router.message.register(cmd_queue, Command("queue"))
     cancel_id = F.args.regexp(r"^\s*#?(\d+)\s*$").as_("publication")
     router.message.register(cmd_cancel, Command("cancel", magic=cancel_id))

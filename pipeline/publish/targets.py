@@ -6,6 +6,7 @@ this module records its outcome and finds targets by the names admins use.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,25 @@ class CheckedChat:
     type: str  # channel, supergroup, group
     title: str
     username: str | None = None  # without '@'
+
+
+_LINK = re.compile(
+    r"^(?:https?://)?(?:t\.me|telegram\.me)/(?:s/)?(?:(c)/(\d+)|([A-Za-z]\w{3,31}))/(\d+)/?(?:\?.*)?$"
+)
+
+
+def parse_message_link(value: str) -> tuple[str, int]:
+    """A message link (``t.me/channel/123``, ``t.me/c/1234567890/45`` for a private chat) as
+    (the chat as the Bot API takes it, the message id)."""
+    match = _LINK.match(value.strip())
+    if match is None:
+        raise TargetError(
+            f"{value!r} is not a message link: use https://t.me/channel/123, or "
+            "t.me/c/1234567890/45 for a private channel (Copy Link on the message)"
+        )
+    private, number, username, message_id = match.groups()
+    chat = f"-100{number}" if private else f"@{username.lower()}"
+    return chat, int(message_id)
 
 
 def parse_chat(value: str) -> str | int:

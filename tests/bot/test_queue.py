@@ -17,7 +17,9 @@ from tests.bot.running import (
     Store,
     ask,
     press,
+    reply_to,
 )
+from tests.fake_telegram.updates import private_message
 
 
 async def publications(store: Store) -> list[tuple[int, int, str]]:
@@ -244,3 +246,71 @@ async def test_addchannel_checks_the_chat_and_who_asks(
 )
 async def test_addchannel_bad_input(store: Store, command: str, expected: str) -> None:
     assert (await ask(store.fake, command, GLOBAL)).startswith(expected)
+
+
+async def _forwards(store: Store) -> list[tuple[str, list[int], int, str]]:
+    async with unit_of_work(store.factory) as session:
+        rows = await session.scalars(select(Publication).order_by(Publication.id))
+        return [
+            (p.from_chat or "", list(p.from_message_ids), p.channel_id, p.mode.value) for p in rows
+        ]
+
+
+async def test_forward_a_message_by_its_link(store: Store) -> None:
+    reply = await ask(store.fake, "/forward https://t.me/SomeChannel/123 +1h @alpha_news", GLOBAL)
+    assert reply.startswith(
+        "↪️ Publication <b>1</b>: forward of @somechannel #123 to @alpha_news at "
+    )
+    mine = await ask(store.fake, "/forward t.me/c/1234567890/45 +2h", ADMIN_A)  # their one chat
+    assert "forward of -1001234567890 #45 to @alpha_news" in mine
+    alpha = store.channels["alpha"]
+    assert await _forwards(store) == [
+        ("@somechannel", [123], alpha, "forward"),
+        ("-1001234567890", [45], alpha, "forward"),
+    ]
+
+
+async def test_forward_in_reply_to_a_forwarded_message(store: Store) -> None:
+    update = private_message("/forward +2h @alpha_news", user_id=GLOBAL)
+    update["message"]["reply_to_message"] = {
+        "message_id": 5,
+        "from": {"id": GLOBAL, "is_bot": False, "first_name": "Admin"},
+        "chat": update["message"]["chat"],
+        "date": update["message"]["date"] - 60,
+        "text": "Breaking news",
+        "forward_origin": {
+            "type": "channel",
+            "chat": {
+                "id": -1001777000001,
+                "type": "channel",
+                "title": "Newsy",
+                "username": "newsy",
+            },
+            "message_id": 77,
+            "date": update["message"]["date"] - 3600,
+        },
+    }
+    before = len(store.fake.calls_to("sendMessage"))
+    store.fake.push_update(update)
+    reply = (await reply_to(store.fake, GLOBAL, before)).params["text"]
+    assert "forward of @newsy #77 to @alpha_news" in reply
+    assert await _forwards(store) == [("@newsy", [77], store.channels["alpha"], "forward")]
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ("/forward", "Usage: /forward LINK WHEN [CHAT]"),
+        ("/forward +1h", "Usage: /forward LINK WHEN [CHAT]"),
+        ("/forward https://t.me/somechannel/1", "Usage: /forward LINK WHEN [CHAT]"),
+        ("/forward t.me/durov +1h", "⚠️ 't.me/durov' is not a message link"),
+        ("/forward https://t.me/somechannel/1 25:99", "⚠️ WHEN '25:99': not a time"),
+        (
+            "/forward https://t.me/somechannel/1 +1h @beta_news",
+            "⚠️ @beta_news is not a publishing target",
+        ),
+    ],
+)
+async def test_forward_bad_input(store: Store, command: str, expected: str) -> None:
+    assert expected in await ask(store.fake, command, ADMIN_A)
+    assert await _forwards(store) == []
