@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.middlewares import from_a_person_in_private
 from config.settings import Settings
 from pipeline.access import Access, target_chats
+from pipeline.prefs import zone_of
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,8 @@ async def access_of(
 
 
 class AccessMiddleware(BaseMiddleware):
-    """Puts ``access`` (what the sender may manage) into the handler data."""
+    """Puts ``access`` (what the sender may manage) into the handler data, and makes the
+    ``settings`` handlers see speak the sender's own time zone."""
 
     def __init__(self, admins: ChatAdmins) -> None:
         self._admins = admins
@@ -91,4 +93,7 @@ class AccessMiddleware(BaseMiddleware):
             data["access"] = await access_of(
                 data["bot"], data["session"], data["settings"], self._admins, user.id
             )
+            # Times an admin types and reads are in their own zone (/tz), if they chose one.
+            if data["access"].anything and (zone := await zone_of(data["session"], user.id)):
+                data["settings"] = data["settings"].model_copy(update={"timezone": zone})
         return await handler(event, data)

@@ -15,6 +15,7 @@ from bot.handlers import (
     imports,
     membership,
     posts,
+    prefs,
     queue,
     reactions,
 )
@@ -30,5 +31,6 @@ def create_routers() -> list[Router]:
         queue.create_router(),
         imports.create_router(),
         autopost.create_router(),
+        prefs.create_router(),
         fallback.create_router(),
     ]

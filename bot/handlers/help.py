@@ -22,6 +22,7 @@ COMMANDS = {
     "cancel": "cancel a planned publication: /cancel ID",
     "autopost": "recurring posting rules: list, add, pause, remove",
     "import": "how to import an export: send it as a document",
+    "tz": "your time zone for WHEN: /tz Europe/Berlin",
 }
 
 HELP_TEXT = "<b>tgpipe</b>: your channels' content pipeline.\n\n" + "\n".join(

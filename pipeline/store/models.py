@@ -457,6 +457,17 @@ class Lock(Base):
     counter: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
+class AdminPrefs(Base):
+    """What one admin chose for themselves in the bot (/tz): their time zone for reading and
+    showing times, instead of TGPIPE_TIMEZONE."""
+
+    __tablename__ = "admin_prefs"
+
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=now_utc, onupdate=now_utc)
+
+
 class ImportRun(Base):
     """What one import did, kept so admins can look at it later."""
 
