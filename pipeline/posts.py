@@ -186,8 +186,17 @@ async def _filters(
     *,
     ordered: bool,
     scope: Collection[int] | None = None,
+    text: str | None = None,
 ) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
+    if text:
+        # Both ways: SQLite's lower() folds ASCII only, so 'Новая' is found as typed.
+        where.append(
+            or_(
+                Post.text.contains(text, autoescape=True),
+                func.lower(Post.text).contains(text.lower(), autoescape=True),
+            )
+        )
     if channel is not None:
         channel_id = (await find_channel(session, channel, scope)).id
         where.append(_of_channels([channel_id], include_duplicates))
@@ -214,10 +223,14 @@ async def list_posts(
     limit: int | None = None,
     offset: int = 0,
     scope: Collection[int] | None = None,
+    text: str | None = None,
 ) -> list[PostView]:
     """Posts, newest first (undated last); canonical ones only unless ``include_duplicates``;
-    with ``scope`` (store channel ids), only the posts of those channels."""
-    where = await _filters(session, channel, status, include_duplicates, ordered=True, scope=scope)
+    with ``scope`` (store channel ids), only the posts of those channels; with ``text``,
+    those containing it (a word, a phrase, a #hashtag)."""
+    where = await _filters(
+        session, channel, status, include_duplicates, ordered=True, scope=scope, text=text
+    )
     # Dated and undated apart: each part is then read in the order of the (date, id) index
     # on both databases (PostgreSQL's index puts NULLs where "DESC NULLS LAST" does not), so
     # the newest few of a million posts are found without sorting them all.

@@ -10,7 +10,7 @@ from bot.filters import HasAccess
 
 COMMANDS = {
     "help": "what this bot can do",
-    "posts": "the latest posts in the store (/posts CHANNEL for one channel)",
+    "posts": "the latest posts; /posts CHANNEL, words or #tag to search",
     "post": "a post as it will be published, with buttons: /post ID",
     "dup": "a post's duplicates: /dup ID",
     "channels": "the chats tgpipe publishes to",

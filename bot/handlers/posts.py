@@ -6,7 +6,9 @@ import re
 
 from aiogram import Bot, F, Router, html
 from aiogram.filters import Command, CommandObject
-from aiogram.types import CallbackQuery, Message
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +17,8 @@ from bot.filters import HasAccess
 from bot.handlers.queue import PostAction, usage_reply
 from bot.publisher import Publisher
 from pipeline.access import Access
+from pipeline.channels import find_channel
+from pipeline.errors import NotFoundError
 from pipeline.posts import PostView, get_post, list_posts
 from pipeline.publish.render import render_post
 
@@ -30,16 +34,84 @@ def _line(post: PostView) -> str:
     )
 
 
-async def cmd_posts(
-    message: Message, command: CommandObject, session: AsyncSession, access: Access
-) -> None:
-    posts = await list_posts(session, channel=command.args, limit=PAGE, scope=access.scope)
+class PostsPage(CallbackData, prefix="posts"):
+    """A page of the /posts listing; the search itself is kept in the chat's state."""
+
+    page: int
+
+
+async def _posts_page(
+    session: AsyncSession, access: Access, search: str, page: int
+) -> tuple[str, InlineKeyboardMarkup | None]:
+    channel = text = None
+    if search:
+        try:
+            await find_channel(session, search, access.scope)
+            channel = search
+        except NotFoundError:
+            text = search  # not one of one's channels: words to look for
+    posts = await list_posts(
+        session,
+        channel=channel,
+        text=text,
+        limit=PAGE + 1,
+        offset=page * PAGE,
+        scope=access.scope,
+    )
     if not posts:
-        await message.answer(
-            "No posts match." if command.args else "No posts yet. Import an export first."
+        if page:
+            return await _posts_page(session, access, search, 0)
+        return ("No posts match." if search else "No posts yet. Import an export first."), None
+    more, posts = len(posts) > PAGE, posts[:PAGE]
+    nav = []
+    if page:
+        nav.append(("‹ Newer", page - 1))
+    if more:
+        nav.append(("Older ›", page + 1))
+    markup = (
+        InlineKeyboardMarkup(
+            inline_keyboard=[
+                [
+                    InlineKeyboardButton(text=label, callback_data=PostsPage(page=to).pack())
+                    for label, to in nav
+                ]
+            ]
         )
-        return
-    await message.answer("\n".join(_line(post) for post in posts))
+        if nav
+        else None
+    )
+    heading = f"<b>Posts</b>{f' · {html.quote(search)}' if search else ''}"
+    if page or more:
+        heading += f" · page {page + 1}"
+    return "\n".join([heading, *map(_line, posts)]), markup
+
+
+async def cmd_posts(
+    message: Message,
+    command: CommandObject,
+    session: AsyncSession,
+    access: Access,
+    state: FSMContext,
+) -> None:
+    """/posts [search]: a channel's name, or words or a #hashtag to look for; paged."""
+    search = (command.args or "").strip()
+    await state.update_data(posts_search=search)
+    text, markup = await _posts_page(session, access, search, 0)
+    await message.answer(text, reply_markup=markup)
+
+
+async def on_posts_page(
+    query: CallbackQuery,
+    callback_data: PostsPage,
+    session: AsyncSession,
+    access: Access,
+    state: FSMContext,
+) -> None:
+    search = str((await state.get_data()).get("posts_search", ""))
+    text, markup = await _posts_page(session, access, search, callback_data.page)
+    if isinstance(query.message, Message):
+        await query.message.edit_text(text, reply_markup=markup)
+    await query.answer()
 
 
 async def cmd_post(
@@ -143,4 +215,5 @@ def create_router() -> Router:
     router.message.register(cmd_dup, Command("dup", magic=post_id))
     router.message.register(usage_reply("Usage: /dup ID — the post's id"), Command("dup"))
     router.callback_query.register(on_duplicates, PostAction.filter(F.action == "dups"))
+    router.callback_query.register(on_posts_page, PostsPage.filter())
     return router

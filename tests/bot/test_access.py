@@ -61,10 +61,8 @@ async def test_a_channel_admin_sees_their_channel_only(
     for name in (theirs, "gamma"):
         other = store.posts[name]
         assert await ask(store.fake, f"/post {other}", user) == f"⚠️ no post with id {other}"
-    refusal = await ask(store.fake, f"/posts {theirs}_news", user)
-    assert refusal.startswith(f"⚠️ no channel '{theirs}_news' (known channels: ")
-    assert theirs.title() not in refusal
-    assert "Gamma" not in refusal
+    # Another channel's name finds nothing (it is looked for as words, in one's own posts).
+    assert await ask(store.fake, f"/posts {theirs}_news", user) == "No posts match."
     assert "Usage" in await ask(store.fake, "/post", user)
 
 

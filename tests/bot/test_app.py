@@ -92,7 +92,7 @@ async def test_post_shows_one_post_and_its_sources(running_bot: FakeTelegram) ->
     ("command", "expected"),
     [
         ("/post 999", "⚠️ no post with id 999"),
-        ("/posts nosuchchannel", "⚠️ no channel 'nosuchchannel'"),
+        ("/posts nosuchchannel", "No posts match."),
         ("/post", "Usage: /post ID"),
     ],
 )

@@ -3,6 +3,8 @@ Schedule…, Duplicates); /dup."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import select
 
 from bot.handlers.queue import PostAction
@@ -114,3 +116,22 @@ async def test_buttons_for_a_post_one_may_not_see(store: Store) -> None:
         assert await press(store, ADMIN_A, data) == f"⚠️ no post with id {post_id}"
         assert "This bot is private" in await press(store, OUTSIDER, data)
     assert await ask(store.fake, f"/dup {post_id}", ADMIN_A) == f"⚠️ no post with id {post_id}"
+
+
+async def test_posts_pages_and_searches(store: Store) -> None:
+    for n in range(1, 24):
+        await _post(store, f"Numbered post {n:02d} #series", date=datetime(2026, 10, n, tzinfo=UTC))
+    first = await ask(store.fake, "/posts #series", GLOBAL)
+    assert first.startswith("<b>Posts</b> · #series · page 1")
+    assert "Numbered post 23" in first
+    assert "Numbered post 13" not in first
+    assert "secret plans" not in first
+    (older,) = _buttons(store, GLOBAL)
+    assert older[0] == "Older ›"
+    await press(store, GLOBAL, older[1])
+    second = store.fake.calls_to("editMessageText")[-1].params["text"]
+    assert "Numbered post 13" in second
+    assert "Numbered post 23" not in second
+    by_channel = await ask(store.fake, "/posts gamma_source", GLOBAL)
+    assert "Gamma secret plans" in by_channel
+    assert await ask(store.fake, "/posts no such words", GLOBAL) == "No posts match."

@@ -84,3 +84,25 @@ async def test_a_scope_keeps_other_channels_out(session_factory: SessionFactory)
             "other",
             "own",
         ]
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("model", ["A new model"]),
+        ("MODEL", ["A new model"]),
+        ("Новая", ["Новая модель #ml"]),
+        ("#ml", ["Новая модель #ml"]),
+        ("50%", ["Up 50% today"]),  # a LIKE wildcard is looked for as itself
+        ("nothing like it", []),
+    ],
+)
+async def test_posts_are_found_by_their_text(
+    session_factory: SessionFactory, text: str, found: list[str]
+) -> None:
+    async with unit_of_work(session_factory) as session:
+        session.add_all(
+            Post(text=t, date=DAY[0]) for t in ("A new model", "Новая модель #ml", "Up 50% today")
+        )
+    async with unit_of_work(session_factory) as session:
+        assert [p.text for p in await list_posts(session, text=text)] == found
