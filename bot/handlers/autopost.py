@@ -34,6 +34,7 @@ USAGE = (
 class RuleAction(CallbackData, prefix="rule"):
     action: str  # pause, resume, remove
     id: int
+    notice: bool = False  # under an admin notice, not under /autopost
 
 
 def _rule_line(rule: autopost.RuleView) -> str:
@@ -162,9 +163,12 @@ async def on_rule_action(
     after_commit: AfterCommit,
 ) -> None:
     await _change(session, access, callback_data.action, callback_data.id)
-    text, markup = await _rules_page(session, access)
     if isinstance(query.message, Message):
-        after_commit.append(partial(query.message.edit_text, text, reply_markup=markup))
+        if callback_data.notice:
+            after_commit.append(partial(query.message.edit_reply_markup, reply_markup=None))
+        else:
+            text, markup = await _rules_page(session, access)
+            after_commit.append(partial(query.message.edit_text, text, reply_markup=markup))
     done = {"pause": "paused", "resume": "resumed", "remove": "removed"}[callback_data.action]
     after_commit.append(partial(query.answer, f"Rule {callback_data.id} {done}."))
 

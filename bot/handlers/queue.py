@@ -69,8 +69,13 @@ FORWARD_USAGE = (
 CANCEL_USAGE = "Usage: /cancel ID — the publication's id, as /queue shows it"
 
 
+# The page of a button under an admin notice (bot/notify.py), not under /queue.
+FROM_NOTICE = -1
+
+
 class QueueAction(CallbackData, prefix="q"):
-    """A button under /queue: ``action`` on publication ``id``, shown on ``page``."""
+    """A button under /queue: ``action`` on publication ``id``, shown on ``page`` (or under
+    a notice: :data:`FROM_NOTICE`)."""
 
     action: str  # cancel, now, move, sent, again, page
     id: int
@@ -520,9 +525,13 @@ async def on_queue_action(
         return
     if action in ("now", "again") and courier is not None:
         after_commit.append(courier.wake.set)
-    text, markup = await _queue_page(session, settings, access, callback_data.page)
     if isinstance(query.message, Message):
-        after_commit.append(partial(query.message.edit_text, text, reply_markup=markup))
+        if callback_data.page == FROM_NOTICE:
+            # The notice stays as it was told; what was done is answered, once.
+            after_commit.append(partial(query.message.edit_reply_markup, reply_markup=None))
+        else:
+            text, markup = await _queue_page(session, settings, access, callback_data.page)
+            after_commit.append(partial(query.message.edit_text, text, reply_markup=markup))
     after_commit.append(partial(query.answer, answer))
 
 

@@ -1674,6 +1674,7 @@ class FakeTelegram:
             "forwardMessage": self._forward_message,
             "forwardMessages": self._forward_messages,
             "editMessageText": self._edit_message_text,
+            "editMessageReplyMarkup": self._edit_message_reply_markup,
             "editMessageCaption": self._edit_message_caption,
             "deleteMessage": self._delete_message,
             "deleteMessages": self._delete_messages,
@@ -2340,6 +2341,14 @@ class FakeTelegram:
         content = self._text_content(params)
         changes = {"text": content["text"], "entities": content.get("entities")}
         return self._finish_edit(chat, message, changes, params)
+
+    def _edit_message_reply_markup(self, params: Json) -> Json | bool:
+        """Only the inline keyboard changes (none given: it is removed)."""
+        target = self._editable(params)
+        if target is None:
+            return True
+        chat, message = target
+        return self._finish_edit(chat, message, {}, params)
 
     def _edit_message_caption(self, params: Json) -> Json | bool:
         target = self._editable(params)
