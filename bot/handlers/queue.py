@@ -226,7 +226,7 @@ async def _single_target(session: AsyncSession, access: Access) -> Channel | Non
     if not targets:
         raise UsageError(
             "no publishing target yet: make the bot an admin of your channel, then "
-            "`tgpipe channels add @channel`"
+            "/addchannel @channel"
         )
     if len(targets) > 1:
         return None

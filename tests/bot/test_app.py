@@ -94,6 +94,10 @@ async def test_post_shows_one_post_and_its_sources(running_bot: FakeTelegram) ->
         ("/post 999", "⚠️ no post with id 999"),
         ("/posts nosuchchannel", "No posts match."),
         ("/post", "Usage: /post ID"),
+        ("/schedule 1 +1h", "⚠️ no publishing target yet: make the bot an admin of your"),
+        ("/channels", "No publishing targets yet."),
+        ("/queue", "The queue is empty."),
+        ("/autopost", "No autopost rules."),
     ],
 )
 async def test_errors_become_replies(
