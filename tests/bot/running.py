@@ -12,7 +12,6 @@ from typing import Any
 from bot.app import run_bot
 from config.settings import Settings
 from pipeline.publish.targets import CheckedChat, record_target
-from pipeline.store import migrate
 from pipeline.store.db import SessionFactory, create_engine, create_session_factory, unit_of_work
 from pipeline.store.models import Channel, Post
 from tests.fake_telegram.server import ApiCall, FakeTelegram
@@ -63,10 +62,10 @@ class Store:
 
 @contextlib.asynccontextmanager
 async def two_channels(fake: FakeTelegram, database_url: str) -> AsyncIterator[Store]:
-    """`run_bot` on a store with two publishing targets (@alpha_news, administered by
-    ADMIN_A; @beta_news, owned by OWNER_B) and a source channel, each with a post."""
+    """`run_bot` on a store (``database_url``, migrated to head) with two publishing targets
+    (@alpha_news, administered by ADMIN_A; @beta_news, owned by OWNER_B) and a source
+    channel, each with a post."""
     engine = create_engine(database_url)
-    await migrate.upgrade(engine)
     factory = create_session_factory(engine)
     posts: dict[str, int] = {}
     async with unit_of_work(factory) as session:

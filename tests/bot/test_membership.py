@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlalchemy import select
 
+from bot import scheduler
 from pipeline.store.db import unit_of_work
 from pipeline.store.models import Channel, Publication, PublicationState
 from tests.bot.running import ALPHA, GLOBAL, Store, ask
 from tests.fake_telegram.updates import my_chat_member
+
+
+@pytest.fixture(autouse=True)
+def notices_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bot sends notices every 2 s; here every 0.05 s, so tests wait on them less."""
+    monkeypatch.setattr(scheduler, "NOTIFY_SECONDS", 0.05)
 
 
 def _told(store: Store, start: str) -> list[str]:

@@ -3,12 +3,20 @@ or missed one now, pause an autopost rule with nothing left."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
+from bot import scheduler
 from pipeline.publish.notices import tell
 from pipeline.store.db import unit_of_work
 from pipeline.store.models import Publication, PublicationState
 from tests.bot.running import ALPHA, GLOBAL, Store, ask, press
+
+
+@pytest.fixture(autouse=True)
+def notices_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bot sends notices every 2 s; here every 0.05 s, so tests wait on them less."""
+    monkeypatch.setattr(scheduler, "NOTIFY_SECONDS", 0.05)
 
 
 async def _notice(store: Store, key: str, text: str) -> list[tuple[str, str]]:

@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import select
 
 from pipeline.publish.targets import CheckedChat, record_target
-from pipeline.store import migrate
 from pipeline.store.db import SessionFactory, create_engine, create_session_factory, unit_of_work
 from pipeline.store.models import Channel, PublishedMessage, PublishedSnapshot
 from tests.bot.running import bot_running
@@ -40,10 +39,12 @@ async def _target(factory: SessionFactory, fake: FakeTelegram, chat: CheckedChat
 
 
 @pytest.fixture
-async def published(fake_telegram: FakeTelegram, database_url: str) -> AsyncIterator[Published]:
+async def published(
+    fake_telegram: FakeTelegram, migrated_database_url: str
+) -> AsyncIterator[Published]:
     """`run_bot` running, after it published one post to a channel and one to a group."""
+    database_url = migrated_database_url
     engine = create_engine(database_url)
-    await migrate.upgrade(engine)
     factory = create_session_factory(engine)
     channel = await _target(
         factory, fake_telegram, CheckedChat(CHANNEL, "channel", "News", "news_channel")
