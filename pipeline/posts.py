@@ -294,6 +294,18 @@ async def _add_duplicates_sources(session: AsyncSession, views: list[PostView]) 
                 by_id[canonical_id].sources.append(SourceView.from_source(source))
 
 
+async def require_post(
+    session: AsyncSession, post_id: int, scope: Collection[int] | None = None
+) -> None:
+    """NotFoundError unless post ``post_id`` exists and is within ``scope``, as
+    :func:`get_post` would find it (one query, none of its details)."""
+    query = select(Post.id).where(Post.id == post_id)
+    if scope is not None:
+        query = query.where(in_scope(scope, include_duplicates=False))
+    if await session.scalar(query) is None:
+        raise NotFoundError(f"no post with id {post_id}")
+
+
 async def get_post(
     session: AsyncSession, post_id: int, scope: Collection[int] | None = None
 ) -> PostView:

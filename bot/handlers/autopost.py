@@ -13,13 +13,13 @@ from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.filters import HasAccess
-from bot.handlers.queue import usage_reply
+from bot.handlers.queue import target_for, usage_reply
 from bot.middlewares import AfterCommit
 from config.settings import Settings
 from pipeline.access import Access
 from pipeline.errors import UsageError
 from pipeline.publish import autopost
-from pipeline.publish.targets import find_target, list_targets
+from pipeline.publish.targets import list_targets
 from pipeline.store.models import Channel
 from pipeline.store.types import now_utc
 
@@ -29,6 +29,9 @@ USAGE = (
     "(every day at 09:00 in Berlin; the zone defaults to TGPIPE_TIMEZONE)\n"
     "/autopost pause ID, /autopost resume ID, /autopost remove ID"
 )
+
+
+_DONE = {"pause": "paused", "resume": "resumed", "remove": "removed"}
 
 
 class RuleAction(CallbackData, prefix="rule"):
@@ -101,13 +104,11 @@ def _split_rule(words: list[str], default_zone: str) -> tuple[str, str | None, s
 
 
 async def _target(session: AsyncSession, access: Access, chat: str | None) -> Channel:
-    if chat:
-        return await find_target(session, chat, access.scope)
-    targets = await list_targets(session, access.scope)
-    if len(targets) != 1:
-        names = ", ".join(target.name for target in targets) or "none yet: /addchannel first"
+    target = await target_for(session, access, chat)
+    if target is None:
+        names = ", ".join(t.name for t in await list_targets(session, access.scope))
         raise UsageError(f"name the chat the rule posts to (one of: {names})")
-    return await find_target(session, targets[0].name, access.scope)
+    return target
 
 
 async def cmd_autopost_add(
@@ -144,7 +145,7 @@ async def cmd_autopost_change(
 ) -> None:
     verb, rule_id = rule[1], int(rule[2])
     await _change(session, access, verb, rule_id)
-    done = {"pause": "paused", "resume": "resumed", "remove": "removed"}[verb]
+    done = _DONE[verb]
     after_commit.append(partial(message.answer, f"Rule {rule_id} {done}."))
 
 
@@ -169,7 +170,7 @@ async def on_rule_action(
         else:
             text, markup = await _rules_page(session, access)
             after_commit.append(partial(query.message.edit_text, text, reply_markup=markup))
-    done = {"pause": "paused", "resume": "resumed", "remove": "removed"}[callback_data.action]
+    done = _DONE[callback_data.action]
     after_commit.append(partial(query.answer, f"Rule {callback_data.id} {done}."))
 
 

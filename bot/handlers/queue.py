@@ -37,7 +37,7 @@ from bot.targets import check_chat
 from config.settings import Settings
 from pipeline.access import Access
 from pipeline.errors import UsageError
-from pipeline.posts import get_post
+from pipeline.posts import require_post
 from pipeline.publish import queue as queue_lib
 from pipeline.publish.targets import (
     TargetView,
@@ -198,7 +198,7 @@ async def _plan(
     due: datetime,
 ) -> str:
     publication = await queue_lib.schedule_post(session, post_id, target, due, created_by=user_id)
-    when = "now" if due <= now_utc() else f"at {describe_local(due, settings.tz)}"
+    when = _when_text(due, settings)
     parts = f" ({publication.size} messages)" if publication.size > 1 else ""
     notes = "".join(f"\nℹ️ {html.quote(note)}" for note in publication.notes)
     return (
@@ -220,17 +220,28 @@ async def _choose_target(
     await message.answer(f"Where should post {post_id} go?", reply_markup=builder.as_markup())
 
 
-async def _single_target(session: AsyncSession, access: Access) -> Channel | None:
-    """The one chat a command without a chat can mean, or None when there are several."""
+async def target_for(session: AsyncSession, access: Access, chat: str | None) -> Channel | None:
+    """The chat named (within the sender's), or the one chat a command without a chat can
+    mean; None when there are several to choose from."""
+    if chat:
+        return await find_target(session, chat, access.scope)
     targets = [t for t in await list_targets(session, access.scope) if not t.blocked_reason]
     if not targets:
         raise UsageError(
             "no publishing target yet: make the bot an admin of your channel, then "
             "/addchannel @channel"
         )
-    if len(targets) > 1:
-        return None
-    return await find_target(session, targets[0].name, access.scope)
+    return await session.get(Channel, targets[0].id) if len(targets) == 1 else None
+
+
+def _when_text(due: datetime, settings: Settings) -> str:
+    return "now" if due <= now_utc() else f"at {describe_local(due, settings.tz)}"
+
+
+def _wake_if_due(after_commit: AfterCommit, courier: Courier | None, due: datetime) -> None:
+    """Due now: the courier need not wait for its next look at the queue."""
+    if courier is not None and due <= now_utc():
+        after_commit.append(courier.wake.set)
 
 
 async def _plan_or_ask(
@@ -246,19 +257,14 @@ async def _plan_or_ask(
     chat: str | None = None,
 ) -> None:
     """Plan ``post_id`` for ``chat`` (or the one chat the admin has), or ask which chat."""
-    await get_post(session, post_id, access.scope)  # a post outside one's chats is not found
-    target = (
-        await find_target(session, chat, access.scope)
-        if chat
-        else await _single_target(session, access)
-    )
+    await require_post(session, post_id, access.scope)  # outside one's chats: not found
+    target = await target_for(session, access, chat)
     if target is None:
         await _choose_target(message, session, access, post_id, due)
         return
     text = await _plan(session, settings, user_id, post_id, target, due)
     after_commit.append(partial(message.answer, text))
-    if courier is not None and due <= now_utc():
-        after_commit.append(courier.wake.set)
+    _wake_if_due(after_commit, courier, due)
 
 
 async def cmd_schedule(
@@ -304,11 +310,7 @@ async def cmd_forward(
     if not words:
         raise UsageError(FORWARD_USAGE)
     due = _due(" ".join(words), settings)
-    target = (
-        await find_target(session, chat_name, access.scope)
-        if chat_name
-        else await _single_target(session, access)
-    )
+    target = await target_for(session, access, chat_name)
     if target is None:
         names = ", ".join(t.name for t in await list_targets(session, access.scope))
         raise UsageError(f"name the chat to forward to (one of: {names})")
@@ -320,14 +322,12 @@ async def cmd_forward(
         due,
         created_by=message.from_user.id if message.from_user else None,
     )
-    when = "now" if due <= now_utc() else f"at {describe_local(due, settings.tz)}"
     text = (
         f"↪️ Publication <b>{publication.id}</b>: forward of {html.quote(source)} "
-        f"#{message_id} to {html.quote(target.display_name)} {when}."
+        f"#{message_id} to {html.quote(target.display_name)} {_when_text(due, settings)}."
     )
     after_commit.append(partial(message.answer, text))
-    if courier is not None and due <= now_utc():
-        after_commit.append(courier.wake.set)
+    _wake_if_due(after_commit, courier, due)
 
 
 async def on_plan_to(
@@ -346,14 +346,13 @@ async def on_plan_to(
     if target is None or target.target_since is None:
         await query.answer("That chat is no longer a publishing target.", show_alert=True)
         return
-    await get_post(session, callback_data.post, access.scope)
+    await require_post(session, callback_data.post, access.scope)
     due = max(datetime.fromtimestamp(callback_data.at, UTC), now_utc())
     text = await _plan(session, settings, query.from_user.id, callback_data.post, target, due)
     if isinstance(query.message, Message):
         after_commit.append(partial(query.message.edit_text, text))
     after_commit.append(query.answer)
-    if courier is not None and due <= now_utc():
-        after_commit.append(courier.wake.set)
+    _wake_if_due(after_commit, courier, due)
 
 
 async def on_post_action(
@@ -367,7 +366,7 @@ async def on_post_action(
     courier: Courier | None = None,
 ) -> None:
     post_id = callback_data.post
-    await get_post(session, post_id, access.scope)
+    await require_post(session, post_id, access.scope)
     if not isinstance(query.message, Message):
         await query.answer()
         return
@@ -523,8 +522,8 @@ async def on_queue_action(
             )
         await query.answer()
         return
-    if action in ("now", "again") and courier is not None:
-        after_commit.append(courier.wake.set)
+    if action in ("now", "again"):
+        _wake_if_due(after_commit, courier, now_utc())
     if isinstance(query.message, Message):
         if callback_data.page == FROM_NOTICE:
             # The notice stays as it was told; what was done is answered, once.

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from pipeline.errors import NotFoundError
-from pipeline.posts import count_posts, get_post, list_posts
+from pipeline.posts import count_posts, get_post, list_posts, require_post
 from pipeline.store.db import SessionFactory, unit_of_work
 from pipeline.store.models import Channel, Post
 
@@ -78,6 +78,11 @@ async def test_a_scope_keeps_other_channels_out(session_factory: SessionFactory)
         assert (await get_post(session, other.id, scope=scope)).text == "other"
         with pytest.raises(NotFoundError, match=f"no post with id {elsewhere.id}"):
             await get_post(session, elsewhere.id, scope=scope)
+        # The cheap check says the same as get_post.
+        await require_post(session, own.id, scope)
+        await require_post(session, other.id, scope)
+        with pytest.raises(NotFoundError, match=f"no post with id {elsewhere.id}"):
+            await require_post(session, elsewhere.id, scope)
         with pytest.raises(NotFoundError, match=r"no channel 'Theirs' \(known channels: Mine\)"):
             await list_posts(session, channel="Theirs", scope=scope)
         assert [p.text for p in await list_posts(session, channel="Mine", scope=scope)] == [
