@@ -13,6 +13,11 @@ RUN /opt/venv/bin/pip install .
 
 # Runtime stage: the virtual environment only, run by an unprivileged user.
 FROM python:3.11-slim
+# Noto CJK: charts name Chinese, Japanese and Korean channels and posts in their own script
+# (matplotlib's bundled font draws Latin, Cyrillic and Greek only).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 tgpipe \
     && mkdir /data \
     && chown tgpipe:tgpipe /data

@@ -56,8 +56,7 @@ async def fire_rule(runtime_key: str, rule_id: int) -> None:
     runtime = _RUNTIMES.get(runtime_key)
     if runtime is None:
         return
-    async with unit_of_work(runtime.factory) as session:
-        firing = await autopost.fire(session, rule_id, runtime.courier.clock())
+    firing = await autopost.fire_and_refresh(runtime.factory, rule_id, runtime.courier.clock())
     log.info("autopost rule %d: %s", rule_id, firing.outcome)
     if firing.publication_id is not None:
         runtime.courier.wake.set()

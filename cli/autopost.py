@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.common import open_store, print_json, print_line, print_table, run, settings_of
+from pipeline.errors import UsageError
 from pipeline.store.enums import AutopostPolicy
 
 if TYPE_CHECKING:
@@ -22,11 +23,26 @@ def cmd_add(
     ctx: typer.Context,
     to: Annotated[str, typer.Option("--to", metavar="CHAT", help="The target chat.")],
     cron: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--cron", metavar="EXPR", help='When, as crontab fields, e.g. "0 9 * * *" (daily 9:00).'
         ),
-    ],
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            metavar="best",
+            help="Instead of --cron: at the chat's best hours, read from its history (see "
+            "`tgpipe stats`) and read again after each post.",
+        ),
+    ] = None,
+    per_day: Annotated[
+        int,
+        typer.Option(
+            "--per-day", metavar="N", min=1, max=12, help="With --at best: posts a day (default 3)."
+        ),
+    ] = 3,
     tz: Annotated[
         str | None,
         typer.Option(
@@ -46,7 +62,8 @@ def cmd_add(
     ] = AutopostPolicy.OLDEST,
     silent: Annotated[bool, typer.Option("--silent", help="Send without notification.")] = False,
 ) -> None:
-    """Add a rule: at every time EXPR matches, publish the next draft to the chat."""
+    """Add a rule: at every time EXPR matches (or at the chat's best hours), publish the
+    next draft to the chat."""
     # The store (SQLAlchemy) and the scheduler's triggers (APScheduler) are imported in the
     # commands: start-up stays under 1 s.
     from pipeline.channels import find_channel
@@ -56,6 +73,10 @@ def cmd_add(
     from pipeline.store.types import now_utc
 
     settings = settings_of(ctx)
+    if at is not None and at.strip().lower() != "best":
+        raise UsageError(f"--at {at!r}: give --at best (the chat's best hours), or a --cron")
+    if (cron is None) == (at is None):
+        raise UsageError("give either --cron EXPR or --at best")
 
     async def add() -> RuleView:
         now = now_utc()
@@ -67,6 +88,7 @@ def cmd_add(
                 target,
                 cron,
                 timezone=tz or settings.timezone,
+                best_hours=per_day if at is not None else None,
                 policy=policy,
                 source=from_channel,
                 tag=tag,
@@ -77,8 +99,9 @@ def cmd_add(
             return next(view for view in views if view.id == rule.id)
 
     view = run(add())
+    best = f" (its {view.best_hours} best hours a day)" if view.best_hours else ""
     print_line(
-        f"autopost rule {view.id}: {view.cron} ({view.timezone}) to {view.chat}, "
+        f"autopost rule {view.id}: {view.cron}{best} ({view.timezone}) to {view.chat}, "
         f"{view.policy} first; next: {', '.join(view.next_runs)}"
     )
 
@@ -112,7 +135,7 @@ def cmd_list(
             (
                 r.id,
                 r.chat,
-                r.cron,
+                r.cron + (f" (best {r.best_hours})" if r.best_hours else ""),
                 r.timezone,
                 r.policy,
                 " ".join(x for x in (r.source and f"from {r.source}", r.tag and f"#{r.tag}") if x)

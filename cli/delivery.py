@@ -40,8 +40,7 @@ async def dispatch_now(settings: Settings) -> Tally:
             async with unit_of_work(factory) as session:
                 rule_ids = await autopost.enabled_rule_ids(session)
             for rule_id in rule_ids:
-                async with unit_of_work(factory) as session:
-                    await autopost.fire(session, rule_id, now_utc())
+                await autopost.fire_and_refresh(factory, rule_id, now_utc())
             courier = Courier(
                 Publisher(bot, chat_interval=settings.chat_interval), factory, settings.policy()
             )

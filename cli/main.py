@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli import autopost, db, dedup, imports, posts, publishing
+from cli import autopost, db, dedup, imports, posts, publishing, stats
 from cli.common import print_error, run, settings_of
 from pipeline.errors import ConfigError, TgpipeError
 
@@ -33,6 +33,7 @@ app.command("resolve")(publishing.cmd_resolve)
 app.add_typer(autopost.app, name="autopost")
 app.command("dispatch")(publishing.cmd_dispatch)
 app.command("post-next")(publishing.cmd_post_next)
+app.command("stats")(stats.cmd_stats)
 
 
 def _version(value: bool) -> None:

@@ -18,6 +18,7 @@ from bot.handlers import (
     prefs,
     queue,
     reactions,
+    stats,
 )
 
 
@@ -31,6 +32,7 @@ def create_routers() -> list[Router]:
         queue.create_router(),
         imports.create_router(),
         autopost.create_router(),
+        stats.create_router(),
         prefs.create_router(),
         fallback.create_router(),
     ]

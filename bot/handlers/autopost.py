@@ -27,6 +27,8 @@ USAGE = (
     "Usage:\n/autopost — the rules\n"
     "/autopost add CRON [CHAT] [ZONE] — e.g. /autopost add 0 9 * * * @mychannel Europe/Berlin "
     "(every day at 09:00 in Berlin; the zone defaults to TGPIPE_TIMEZONE)\n"
+    "/autopost add best [N] [CHAT] [ZONE] — at the chat's N best hours a day (default 3, "
+    "from its history: /stats)\n"
     "/autopost pause ID, /autopost resume ID, /autopost remove ID"
 )
 
@@ -53,8 +55,10 @@ def _rule_line(rule: autopost.RuleView) -> str:
         )
         if part
     )
+    best = f" (its {rule.best_hours} best hours)" if rule.best_hours else ""
     return (
-        f"⏰ <b>{rule.id}</b> → {html.quote(rule.chat)}: <code>{html.quote(rule.cron)}</code> "
+        f"⏰ <b>{rule.id}</b> → {html.quote(rule.chat)}: "
+        f"<code>{html.quote(rule.cron)}</code>{best} "
         f"({html.quote(rule.timezone)}){extra} · {state}"
     )
 
@@ -85,6 +89,10 @@ async def _rules_page(
 async def cmd_autopost(message: Message, session: AsyncSession, access: Access) -> None:
     text, markup = await _rules_page(session, access)
     await message.answer(text, reply_markup=markup)
+
+
+# "/autopost add best [N]": at the chat's N best hours a day.
+_BEST = re.compile(r"best(?:\s+(\d{1,2}))?", re.IGNORECASE)
 
 
 def _split_rule(words: list[str], default_zone: str) -> tuple[str, str | None, str]:
@@ -121,11 +129,13 @@ async def cmd_autopost_add(
 ) -> None:
     cron, chat, zone = _split_rule(rule[1].split(), settings.timezone)
     target = await _target(session, access, chat)
+    best = _BEST.fullmatch(cron)
     added = await autopost.add_rule(
         session,
         target,
-        cron,
+        None if best else cron,
         timezone=zone,
+        best_hours=int(best[1] or autopost.BEST_PER_DAY) if best else None,
         own_drafts=not access.everything,
         created_by=message.from_user.id if message.from_user else None,
         now=now_utc(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiogram import F, Router
+from aiogram.enums import ChatType
 from aiogram.types import CallbackQuery, Message, User
 
 from bot.filters import HasAccess
@@ -37,7 +38,7 @@ async def cmd_refuse_button(query: CallbackQuery, access: Access | None = None) 
 def create_router() -> Router:
     router = Router(name=__name__)
     # Only private chats: the bot must stay silent in the channels and groups it serves.
-    router.message.filter(F.chat.type == "private")
+    router.message.filter(F.chat.type == ChatType.PRIVATE)
     router.message.register(cmd_unknown, HasAccess())
     router.message.register(cmd_refuse)
     router.callback_query.register(cmd_refuse_button)

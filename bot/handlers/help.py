@@ -22,6 +22,7 @@ COMMANDS = {
     "cancel": "cancel a planned publication: /cancel ID",
     "autopost": "recurring posting rules: list, add, pause, remove",
     "import": "how to import an export: send it as a document",
+    "stats": "a channel's reactions, top posts and best hours, with a chart: /stats [CHAT]",
     "tz": "your time zone for WHEN: /tz Europe/Berlin",
 }
 

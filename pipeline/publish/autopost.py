@@ -9,6 +9,7 @@ and told to the admins once, until the rule posts again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,13 +19,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pipeline.errors import NotFoundError
+from pipeline.errors import NotFoundError, UsageError
 from pipeline.ingest.textutil import extract_hashtags
 from pipeline.posts import in_scope, iso_utc
 from pipeline.publish.cron import describe_next, next_fire, validate_cron, validate_timezone
 from pipeline.publish.guard import DuplicatePublicationError, check_publishable
 from pipeline.publish.notices import tell
 from pipeline.publish.queue import QueueError, schedule_post
+from pipeline.stats.hours import MIN_MESSAGES, cron_for
+from pipeline.stats.report import best_hours_of
+from pipeline.store.db import SessionFactory, unit_of_work
 from pipeline.store.locks import DISPATCH, take_lock
 from pipeline.store.models import (
     AutopostFiring,
@@ -36,6 +40,11 @@ from pipeline.store.models import (
     Publication,
     ReactionCount,
 )
+
+log = logging.getLogger(__name__)
+
+# A rule at the best hours posts this many times a day unless told otherwise.
+BEST_PER_DAY = 3
 
 # Drafts looked at per firing before it counts as "nothing left" (each is checked against
 # what the chat already has).
@@ -49,12 +58,26 @@ def _normalise_tag(tag: str | None) -> str | None:
     return tag or None
 
 
+async def best_cron(session: AsyncSession, target: Channel, zone: str, per_day: int) -> str:
+    """A daily cron at the ``per_day`` best hours of ``target`` in ``zone``."""
+    if not 1 <= per_day <= 12:
+        raise UsageError(f"posts a day at the best hours: 1 to 12, not {per_day}")
+    slots = await best_hours_of(session, target, zone, per_day)
+    if not slots:
+        raise UsageError(
+            f"{target.display_name} has too little history to tell its best hours (fewer "
+            f"than {MIN_MESSAGES} posts with reactions): import its export, or give a cron"
+        )
+    return cron_for(slot.hour for slot in slots)
+
+
 async def add_rule(
     session: AsyncSession,
     target: Channel,
-    cron: str,
+    cron: str | None,
     *,
     timezone: str,
+    best_hours: int | None = None,
     policy: AutopostPolicy = AutopostPolicy.OLDEST,
     source: Channel | None = None,
     tag: str | None = None,
@@ -63,13 +86,20 @@ async def add_rule(
     created_by: int | None = None,
     now: datetime,
 ) -> AutopostRule:
-    """A rule posting drafts to ``target`` on ``cron`` in ``timezone``; ``own_drafts``: only
-    the chat's own (its posts and the uploads for it)."""
+    """A rule posting drafts to ``target`` on ``cron`` in ``timezone`` (``cron`` None and
+    ``best_hours`` N: at the target's N best hours a day); ``own_drafts``: only the chat's
+    own (its posts and the uploads for it)."""
     validate_timezone(timezone)
+    if (cron is None) == (best_hours is None):
+        raise UsageError("a rule posts on a cron expression or at the best hours: give one")
+    if best_hours is not None:
+        cron = await best_cron(session, target, timezone, best_hours)
+    assert cron is not None
     rule = AutopostRule(
         channel_id=target.id,
         cron=validate_cron(cron),
         timezone=timezone,
+        best_hours=best_hours,
         policy=policy,
         source_channel_id=source.id if source else None,
         tag=_normalise_tag(tag),
@@ -129,6 +159,7 @@ class RuleView:
     tag: str | None
     silent: bool
     enabled: bool
+    best_hours: int | None
     last_fired_at: datetime | None
     empty_since: datetime | None
     next_runs: list[str]
@@ -144,6 +175,7 @@ class RuleView:
             "tag": self.tag,
             "silent": self.silent,
             "enabled": self.enabled,
+            "best_hours": self.best_hours,
             "last_fired_at": iso_utc(self.last_fired_at),
             "empty_since": iso_utc(self.empty_since),
             "next_runs": self.next_runs,
@@ -172,6 +204,7 @@ async def list_rules(
                 tag=rule.tag,
                 silent=rule.silent,
                 enabled=rule.enabled,
+                best_hours=rule.best_hours,
                 last_fired_at=rule.last_fired_at,
                 empty_since=rule.empty_since,
                 next_runs=(
@@ -336,6 +369,36 @@ async def fire(session: AsyncSession, rule_id: int, now: datetime) -> Firing:
         )
     await session.flush()
     return Firing(rule_id, slot, None, None, "empty")
+
+
+async def refresh_best_hours(session: AsyncSession, rule_id: int) -> bool:
+    """A best-hours rule's cron read again from its channel's history; whether it changed.
+    Outside the dispatch lock: reading a long history must not hold up sending."""
+    rule = await session.get(AutopostRule, rule_id)
+    if rule is None or rule.best_hours is None:
+        return False
+    target = await session.get_one(Channel, rule.channel_id)
+    try:
+        cron = await best_cron(session, target, rule.timezone, rule.best_hours)
+    except UsageError:
+        return False  # the history it was made from is gone: keep the hours it has
+    if cron == rule.cron:
+        return False
+    log.info("autopost rule %d: best hours now %s", rule.id, cron)
+    rule.cron = cron
+    await session.flush()
+    return True
+
+
+async def fire_and_refresh(factory: SessionFactory, rule_id: int, now: datetime) -> Firing:
+    """:func:`fire` in a unit of work; a best-hours rule that fired then reads its hours
+    again (:func:`refresh_best_hours`) in another."""
+    async with unit_of_work(factory) as session:
+        firing = await fire(session, rule_id, now)
+    if firing.outcome in ("queued", "empty"):
+        async with unit_of_work(factory) as session:
+            await refresh_best_hours(session, rule_id)
+    return firing
 
 
 async def enabled_rule_ids(session: AsyncSession) -> list[int]:

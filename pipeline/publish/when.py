@@ -167,3 +167,26 @@ def parse_when(value: str, *, tz: ZoneInfo, now: datetime, allow_past: bool = Fa
     if when - now > MAX_AHEAD:
         raise _fail(text, f"that is more than {MAX_AHEAD.days // 365} years ahead")
     return when
+
+
+_AGO = re.compile(r"(\d{1,5})([dwh])", re.IGNORECASE)
+_AGO_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+
+
+def parse_since(value: str, *, tz: ZoneInfo, now: datetime) -> datetime:
+    """The aware UTC instant a ``--since`` value means: ``30d``, ``12w`` or ``48h`` ago, a
+    date (its local midnight in ``tz``) or an ISO 8601 time; never one after ``now``."""
+    text = value.strip()
+    if ago := _AGO.fullmatch(text.lstrip("-")):
+        return now - int(ago[1]) * _AGO_UNITS[ago[2].lower()]
+    if _DATE_ONLY.fullmatch(text):
+        text += "T00:00"
+    try:
+        since = _absolute(text, tz)
+    except WhenError:
+        raise _fail(
+            value, "not a time: use e.g. 30d, 12w, 48h, 2026-01-31 or 2026-01-31T09:00"
+        ) from None
+    if since > now:
+        raise _fail(value, "that is in the future")
+    return since

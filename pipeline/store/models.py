@@ -278,6 +278,9 @@ class AutopostRule(Base):
     # Only drafts that are the chat's own (its posts, and uploads for it): a rule an admin of
     # one chat made draws on what that admin may see, not on the whole store.
     own_drafts: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set (posts a day): the cron is the channel's best hours (pipeline.stats), read again
+    # from its history after each firing, so the rule follows what the audience does.
+    best_hours: Mapped[int | None] = mapped_column(Integer)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     last_fired_at: Mapped[datetime | None] = mapped_column()
     # Set by the first firing that found nothing to post (the admins are told then, once);

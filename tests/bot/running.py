@@ -61,10 +61,12 @@ class Store:
 
 
 @contextlib.asynccontextmanager
-async def two_channels(fake: FakeTelegram, database_url: str) -> AsyncIterator[Store]:
+async def two_channels(
+    fake: FakeTelegram, database_url: str, **settings: Any
+) -> AsyncIterator[Store]:
     """`run_bot` on a store (``database_url``, migrated to head) with two publishing targets
     (@alpha_news, administered by ADMIN_A; @beta_news, owned by OWNER_B) and a source
-    channel, each with a post."""
+    channel, each with a post. ``settings``: any other setting of the bot."""
     engine = create_engine(database_url)
     factory = create_session_factory(engine)
     posts: dict[str, int] = {}
@@ -95,7 +97,7 @@ async def two_channels(fake: FakeTelegram, database_url: str) -> AsyncIterator[S
     fake.set_chat_admins(ALPHA, [9999, ADMIN_A])  # 9999 owns it
     fake.set_chat_admins(BETA, [OWNER_B])
     try:
-        async with bot_running(fake, database_url, {GLOBAL}, chat_interval=0.0):
+        async with bot_running(fake, database_url, {GLOBAL}, chat_interval=0.0, **settings):
             yield Store(fake, factory, posts, ids)
     finally:
         await engine.dispose()

@@ -11,14 +11,16 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from pipeline.errors import NotFoundError
+from pipeline.errors import NotFoundError, UsageError
 from pipeline.publish.autopost import (
     Firing,
     add_rule,
     due_slot,
     fire,
+    fire_and_refresh,
     list_rules,
     pick_draft,
+    refresh_best_hours,
     remove_rule,
     set_enabled,
 )
@@ -38,6 +40,7 @@ from pipeline.store.models import (
     PublicationState,
     ReactionCount,
 )
+from tests.history import add_history, daily_at
 from tests.publishing import add_post
 
 TARGET_ID = -1001234567
@@ -98,7 +101,7 @@ async def make_post(
 async def make_rule(
     factory: SessionFactory,
     target: Channel,
-    cron: str = "0 9 * * *",
+    cron: str | None = "0 9 * * *",
     *,
     timezone: str = "UTC",
     now: datetime = T0,
@@ -510,6 +513,7 @@ async def test_list_rules(session_factory: SessionFactory) -> None:
             "tag": "news",
             "silent": False,
             "enabled": True,
+            "best_hours": None,
             "last_fired_at": "2026-01-15T08:00:00Z",
             "empty_since": None,
             "next_runs": [
@@ -528,6 +532,7 @@ async def test_list_rules(session_factory: SessionFactory) -> None:
             "tag": None,
             "silent": False,
             "enabled": False,
+            "best_hours": None,
             "last_fired_at": "2026-01-15T08:00:00Z",
             "empty_since": None,
             "next_runs": [],
@@ -563,3 +568,52 @@ async def test_removed_rules(session_factory: SessionFactory) -> None:
     async with unit_of_work(session_factory) as session:
         with pytest.raises(NotFoundError, match=f"no autopost rule with id {rule_id}"):
             await set_enabled(session, rule_id, True, T0)
+
+
+# --- at the best hours ---------------------------------------------------------------------
+
+
+async def test_a_rule_at_the_best_hours_posts_when_the_channel_does_best(
+    session_factory: SessionFactory,
+) -> None:
+    target = await make_target(session_factory)
+    start = datetime(2025, 10, 1, tzinfo=UTC)
+    await add_history(session_factory, target.id, daily_at(19, 40, 30, start))
+    await add_history(session_factory, target.id, daily_at(12, 40, 20, start), 100)
+    await add_history(session_factory, target.id, daily_at(7, 40, 5, start), 200)
+    async with unit_of_work(session_factory) as session:
+        rule = await add_rule(session, target, None, timezone="Europe/Berlin", best_hours=2, now=T0)
+        assert (rule.cron, rule.best_hours) == ("0 12,19 * * *", 2)
+        (view,) = await list_rules(session, T0)
+        assert view.to_json()["best_hours"] == 2
+        assert view.next_runs[0] == "2026-01-15 12:00 CET"
+
+
+async def test_best_hours_need_a_history(session_factory: SessionFactory) -> None:
+    target = await make_target(session_factory)
+    await add_history(session_factory, target.id, daily_at(19, 5, 30, T0 - 10 * DAY))
+    async with unit_of_work(session_factory) as session:
+        with pytest.raises(UsageError, match="@target has too little history to tell its best"):
+            await add_rule(session, target, None, timezone="UTC", best_hours=3, now=T0)
+        with pytest.raises(UsageError, match="a cron expression or at the best hours"):
+            await add_rule(session, target, "0 9 * * *", timezone="UTC", best_hours=3, now=T0)
+        assert await session.scalar(select(func.count(AutopostRule.id))) == 0
+
+
+async def test_a_best_hours_rule_follows_its_audience_after_each_firing(
+    session_factory: SessionFactory,
+) -> None:
+    target = await make_target(session_factory)
+    await add_history(session_factory, target.id, daily_at(19, 30, 30, T0 - 40 * DAY))
+    rule_id = await make_rule(session_factory, target, None, best_hours=1)
+    await make_post(session_factory, "a draft", day=1)
+    async with unit_of_work(session_factory) as session:
+        assert (await session.get_one(AutopostRule, rule_id)).cron == "0 18 * * *"  # UTC
+    # The audience moved: the last weeks' posts at 08:05 Berlin draw far more.
+    await add_history(session_factory, target.id, daily_at(8, 90, 300, T0 - 35 * DAY), 500)
+    assert (await fire_and_refresh(session_factory, rule_id, slot(0, 18))).outcome == "queued"
+    async with unit_of_work(session_factory) as session:
+        assert (await session.get_one(AutopostRule, rule_id)).cron == "0 7 * * *"
+    # Read again with nothing new, the hours stay.
+    async with unit_of_work(session_factory) as session:
+        assert not await refresh_best_hours(session, rule_id)

@@ -8,7 +8,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from pipeline.errors import TgpipeError
-from pipeline.publish.when import WhenError, describe_local, local_to_utc, parse_when
+from pipeline.publish.when import (
+    WhenError,
+    describe_local,
+    local_to_utc,
+    parse_since,
+    parse_when,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 KOLKATA = ZoneInfo("Asia/Kolkata")
@@ -284,3 +290,38 @@ def test_describe_local(when: datetime, tz: ZoneInfo, expected: str) -> None:
 def test_describe_local_wants_an_aware_time() -> None:
     with pytest.raises(ValueError, match="naive"):
         describe_local(NOW.replace(tzinfo=None), BERLIN)
+
+
+# --- --since: how far back -------------------------------------------------------------------
+
+SINCE_NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("30d", datetime(2026, 11, 7, 12, 0, tzinfo=UTC)),
+        ("-30d", datetime(2026, 11, 7, 12, 0, tzinfo=UTC)),
+        ("2w", datetime(2026, 11, 23, 12, 0, tzinfo=UTC)),
+        ("48H", datetime(2026, 12, 5, 12, 0, tzinfo=UTC)),
+        ("2026-06-01", datetime(2026, 5, 31, 22, 0, tzinfo=UTC)),  # local midnight, CEST
+        ("2026-12-01T09:30", datetime(2026, 12, 1, 8, 30, tzinfo=UTC)),
+        ("2026-12-01T09:30Z", datetime(2026, 12, 1, 9, 30, tzinfo=UTC)),
+    ],
+)
+def test_since_forms(value: str, expected: datetime) -> None:
+    assert parse_since(value, tz=ZoneInfo("Europe/Berlin"), now=SINCE_NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("yesterday", "not a time: use e.g. 30d"),
+        ("30x", "not a time: use e.g. 30d"),
+        ("2027-01-01", "that is in the future"),
+        ("", "not a time"),
+    ],
+)
+def test_since_refuses(value: str, reason: str) -> None:
+    with pytest.raises(WhenError, match=reason):
+        parse_since(value, tz=ZoneInfo("UTC"), now=SINCE_NOW)
