@@ -19,6 +19,7 @@ from aiogram.types import TelegramObject, User
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.middlewares import from_a_person_in_private
+from bot.shared import AdminBook, LocalAdminBook
 from config.settings import Settings
 from pipeline.access import Access, target_chats
 from pipeline.prefs import zone_of
@@ -29,18 +30,22 @@ _MANAGING = {ChatMemberStatus.CREATOR, ChatMemberStatus.ADMINISTRATOR}
 
 
 class ChatAdmins:
-    """Whether a user administers a chat, as Telegram said within the last ``ttl`` seconds."""
+    """Whether a user administers a chat, as Telegram said within the last ``ttl`` seconds
+    (remembered in ``book``: this process's memory, or Redis shared by several instances)."""
 
-    def __init__(self, ttl: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        book: AdminBook | None = None,
+    ) -> None:
         self._ttl = ttl
-        self._clock = clock
-        self._known: dict[tuple[int, int], tuple[bool, float]] = {}
+        self._book = book or LocalAdminBook(clock)
 
     async def is_admin(self, bot: Bot, chat_id: int, user_id: int) -> bool:
-        now = self._clock()
-        cached = self._known.get((chat_id, user_id))
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        cached = await self._book.get(chat_id, user_id)
+        if cached is not None:
+            return cached
         try:
             member = await bot.get_chat_member(chat_id, user_id)
             answer = member.status in _MANAGING
@@ -48,15 +53,13 @@ class ChatAdmins:
             # The bot was removed, the chat is gone: nobody manages it through the bot.
             log.info("cannot check admins of chat %d: %s", chat_id, error.message)
             answer = False
-        if len(self._known) > 100_000:
-            self._known.clear()  # a crude bound; entries are cheap to ask again
-        self._known[(chat_id, user_id)] = (answer, now + self._ttl)
+        if self._ttl > 0:
+            await self._book.put(chat_id, user_id, answer, self._ttl)
         return answer
 
-    def forget(self, chat_id: int) -> None:
+    async def forget(self, chat_id: int) -> None:
         """The chat's admins changed (or the bot's rights did): ask again next time."""
-        for key in [key for key in self._known if key[0] == chat_id]:
-            del self._known[key]
+        await self._book.forget(chat_id)
 
 
 async def access_of(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
@@ -27,11 +28,16 @@ from bot.handlers.help import COMMANDS
 from bot.middlewares import DbSessionMiddleware, InFlightUpdates, Throttle
 from bot.publisher import Publisher
 from bot.scheduler import Runtime, start_scheduler, stop_scheduler
+from bot.shared import RedisAdminBook, RedisFloodBook, redis_prefix
+from bot.webhook import serve_webhook, webhook_path
 from config.settings import Settings
 from pipeline.errors import ConfigError, TgpipeError
 from pipeline.reactions import ReactionRecorder
 from pipeline.store import migrate
 from pipeline.store.db import SessionFactory, create_engine, create_session_factory
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +61,34 @@ def create_bot(settings: Settings, command: str = "tgpipe run") -> Bot:
         ) from None
 
 
-def create_dispatcher(settings: Settings, session_factory: SessionFactory) -> Dispatcher:
-    dispatcher = Dispatcher(settings=settings, session_factory=session_factory)
+def create_dispatcher(
+    settings: Settings,
+    session_factory: SessionFactory,
+    redis: Redis | None = None,
+    bot_id: int = 0,
+) -> Dispatcher:
+    """The dispatcher with its middlewares and routers; with ``redis``, the FSM, the admin
+    cache and the throttle keep their state there, shared by every instance of the bot."""
+    if redis is None:
+        dispatcher = Dispatcher(settings=settings, session_factory=session_factory)
+        admins = ChatAdmins(ttl=settings.admin_cache_seconds)
+        throttle = Throttle(settings.throttle_limit, settings.throttle_window)
+    else:
+        from aiogram.fsm.storage.base import DefaultKeyBuilder
+        from aiogram.fsm.storage.redis import RedisStorage
+
+        storage = RedisStorage(redis, key_builder=DefaultKeyBuilder(with_bot_id=True))
+        dispatcher = Dispatcher(storage=storage, settings=settings, session_factory=session_factory)
+        prefix = redis_prefix(bot_id)
+        admins = ChatAdmins(ttl=settings.admin_cache_seconds, book=RedisAdminBook(redis, prefix))
+        throttle = Throttle(
+            settings.throttle_limit, settings.throttle_window, book=RedisFloodBook(redis, prefix)
+        )
     in_flight = InFlightUpdates()
     dispatcher.update.outer_middleware(in_flight)
     dispatcher.update.outer_middleware(DbSessionMiddleware(session_factory))
     # What people ask: throttled first (a flood costs nothing further), then who is asking.
-    admins = ChatAdmins(ttl=settings.admin_cache_seconds)
     dispatcher["chat_admins"] = admins
-    throttle = Throttle(settings.throttle_limit, settings.throttle_window)
     for observer in (dispatcher.message, dispatcher.callback_query):
         observer.outer_middleware(throttle)
         observer.outer_middleware(AccessMiddleware(admins))
@@ -78,14 +103,39 @@ def create_dispatcher(settings: Settings, session_factory: SessionFactory) -> Di
     return dispatcher
 
 
-async def run_bot(settings: Settings, *, handle_signals: bool = True) -> None:
-    """Run the bot by long polling until SIGTERM/SIGINT (or ``stop_polling``)."""
-    bot = create_bot(settings)  # a missing or malformed token fails before anything starts
-    engine = create_engine(settings.database_url)
+def _redis(settings: Settings) -> Redis | None:
+    if settings.redis_url is None:
+        return None
+    from redis.asyncio import Redis  # only with TGPIPE_REDIS_URL
+
+    return Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+
+
+async def _check_redis(redis: Redis, settings: Settings) -> None:
+    from redis.exceptions import RedisError
+
     try:
+        await redis.ping()
+    except (RedisError, OSError) as error:
+        raise ConfigError(f"cannot reach Redis at TGPIPE_REDIS_URL: {error}") from None
+
+
+async def run_bot(
+    settings: Settings, *, handle_signals: bool = True, webhook_url: str | None = None
+) -> None:
+    """Run the bot until SIGTERM/SIGINT (or ``stop_polling``): by long polling, or with
+    ``webhook_url``, serving Telegram's updates over HTTP (bot/webhook.py)."""
+    bot = create_bot(settings)  # a missing or malformed token fails before anything starts
+    if webhook_url is not None:
+        webhook_path(webhook_url)  # a malformed URL fails before anything starts too
+    engine = create_engine(settings.database_url)
+    redis = _redis(settings)
+    try:
+        if redis is not None:
+            await _check_redis(redis, settings)
         await migrate.ensure_current(engine, auto_upgrade=settings.is_sqlite)
         factory = create_session_factory(engine)
-        dispatcher = create_dispatcher(settings, factory)
+        dispatcher = create_dispatcher(settings, factory, redis, bot.id)
         try:
             await bot.set_my_commands(
                 [BotCommand(command=name, description=text) for name, text in COMMANDS.items()]
@@ -107,14 +157,30 @@ async def run_bot(settings: Settings, *, handle_signals: bool = True) -> None:
             dispatcher["courier"] = courier
             log.info("tgpipe running as %s", courier.owner)
             try:
-                await dispatcher.start_polling(
-                    bot,
-                    handle_signals=handle_signals,
-                    # The HTTP session must outlive polling: deliveries in flight at SIGTERM
-                    # still need their answers (it is closed below, after them).
-                    close_bot_session=False,
-                    allowed_updates=dispatcher.resolve_used_update_types(),
-                )
+                if webhook_url is not None:
+                    await serve_webhook(
+                        dispatcher,
+                        bot,
+                        settings,
+                        webhook_url,
+                        factory=factory,
+                        courier=courier,
+                        redis=redis,
+                        handle_signals=handle_signals,
+                    )
+                else:
+                    # A webhook left by an earlier `run --webhook` would make polling fail.
+                    if (await bot.get_webhook_info()).url:
+                        log.warning("removing the webhook set earlier: polling instead")
+                        await bot.delete_webhook()
+                    await dispatcher.start_polling(
+                        bot,
+                        handle_signals=handle_signals,
+                        # The HTTP session must outlive polling: deliveries in flight at
+                        # SIGTERM still need their answers (it is closed below, after them).
+                        close_bot_session=False,
+                        allowed_updates=dispatcher.resolve_used_update_types(),
+                    )
             finally:
                 # Stop taking new work, let what is being sent finish and be recorded.
                 stop.set()
@@ -127,4 +193,6 @@ async def run_bot(settings: Settings, *, handle_signals: bool = True) -> None:
     finally:
         await bot.session.close()
         await engine.dispose()
+        if redis is not None:
+            await redis.aclose()
     log.info("tgpipe stopped")

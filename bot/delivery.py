@@ -75,6 +75,14 @@ class Tally:
     retried: int = 0
     deferred: int = 0
 
+    @property
+    def sent_count(self) -> int:
+        return len(self.sent)
+
+    @property
+    def failed_count(self) -> int:
+        return len(self.failed)
+
 
 class Courier:
     def __init__(

@@ -6,7 +6,6 @@ import asyncio
 import inspect
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -14,6 +13,7 @@ from aiogram import BaseMiddleware
 from aiogram.enums import ChatType
 from aiogram.types import CallbackQuery, Message, TelegramObject, User
 
+from bot.shared import FloodBook, LocalFloodBook
 from pipeline.store.db import SessionFactory, unit_of_work
 
 log = logging.getLogger(__name__)
@@ -94,18 +94,21 @@ def from_a_person_in_private(event: TelegramObject) -> bool:
 
 class Throttle(BaseMiddleware):
     """At most ``limit`` commands (messages, button presses) per person per ``window``
-    seconds; past that they are dropped, and the person is told once per flood."""
+    seconds; past that they are dropped, and the person is told once per flood. The count
+    is kept in ``book``: this process's memory, or Redis shared by several instances."""
 
     TEXT = "⏳ Too many requests at once: wait a few seconds, then try again."
 
     def __init__(
-        self, limit: int = 10, window: float = 10.0, clock: Callable[[], float] = time.monotonic
+        self,
+        limit: int = 10,
+        window: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        book: FloodBook | None = None,
     ) -> None:
         self._limit = limit
         self._window = window
-        self._clock = clock
-        self._hits: dict[int, deque[float]] = {}
-        self._told: set[int] = set()
+        self._book = book or LocalFloodBook(clock)
 
     async def __call__(
         self,
@@ -116,21 +119,13 @@ class Throttle(BaseMiddleware):
         user: User | None = data.get("event_from_user")
         if user is None or not from_a_person_in_private(event):
             return await handler(event, data)
-        now = self._clock()
-        hits = self._hits.setdefault(user.id, deque())
-        while hits and hits[0] <= now - self._window:
-            hits.popleft()
-        if len(hits) >= self._limit:
-            if user.id not in self._told:
-                self._told.add(user.id)
-                log.info("throttling user %d", user.id)
-                await self._tell(event)
-            return None
-        self._told.discard(user.id)
-        hits.append(now)
-        if len(self._hits) > 100_000:  # a crude bound on people remembered
-            self._hits = {user.id: hits}
-        return await handler(event, data)
+        verdict = await self._book.hit(user.id, self._limit, self._window)
+        if verdict.allowed:
+            return await handler(event, data)
+        if verdict.tell:
+            log.info("throttling user %d", user.id)
+            await self._tell(event)
+        return None
 
     async def _tell(self, event: TelegramObject) -> None:
         if isinstance(event, Message):

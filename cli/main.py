@@ -72,13 +72,24 @@ def root(
 
 
 @app.command("run")
-def cmd_run(ctx: typer.Context) -> None:
-    """Run the bot (long polling) until SIGTERM or Ctrl-C."""
+def cmd_run(
+    ctx: typer.Context,
+    webhook: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="Take updates at this public https:// URL (setWebhook) instead of long "
+            "polling; the server listens on TGPIPE_WEBHOOK_LISTEN and also answers /healthz "
+            "and /metrics.",
+        ),
+    ] = None,
+) -> None:
+    """Run the bot, the delivery loop and the scheduler until SIGTERM or Ctrl-C."""
     from bot.app import run_bot  # aiogram is only imported by the commands that talk to Telegram
 
     settings = settings_of(ctx)
     logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
-    run(run_bot(settings))
+    run(run_bot(settings, webhook_url=webhook))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -6,6 +6,7 @@ environment anywhere else. Tests build their own ``Settings(...)``.
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -93,6 +94,11 @@ class Settings(BaseSettings):
     admin_cache_seconds: float = Field(default=300.0, ge=0.0, le=86400.0)
     throttle_limit: int = Field(default=10, ge=1, le=1000)
     throttle_window: float = Field(default=10.0, gt=0.0, le=3600.0)
+    # `tgpipe run --webhook URL` (README, "Webhook and several instances"): where its HTTP
+    # server listens, and the secret Telegram sends with every update (unset: one derived
+    # from the bot token, the same in every instance).
+    webhook_listen: str = "0.0.0.0:8080"
+    webhook_secret: SecretStr | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -140,6 +146,24 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"must be a redis:// URL, got {value!r}")
         return value or None
+
+    @field_validator("webhook_listen")
+    @classmethod
+    def _webhook_listen(cls, value: str) -> str:
+        host, _, port = value.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"must be HOST:PORT, e.g. 0.0.0.0:8080, got {value!r}")
+        return value.strip()
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram's rule for secret_token: 1-256 of A-Z, a-z, 0-9, _ and -.
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
 
     def policy(self) -> Policy:
         """How the dispatcher keeps Telegram's limits and treats failures."""

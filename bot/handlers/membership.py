@@ -38,7 +38,7 @@ def _rights(update: ChatMemberUpdated) -> tuple[bool, str]:
 async def on_my_chat_member(
     update: ChatMemberUpdated, session: AsyncSession, chat_admins: ChatAdmins
 ) -> None:
-    chat_admins.forget(update.chat.id)
+    await chat_admins.forget(update.chat.id)
     can_post, change = _rights(update)
     channel = await record_rights(
         session, update.chat.id, can_post=can_post, change=change, at=update.date
@@ -49,7 +49,7 @@ async def on_my_chat_member(
 
 async def on_chat_member(update: ChatMemberUpdated, chat_admins: ChatAdmins) -> None:
     """Someone was promoted or demoted: who manages the chat is asked again next time."""
-    chat_admins.forget(update.chat.id)
+    await chat_admins.forget(update.chat.id)
 
 
 def create_router() -> Router:

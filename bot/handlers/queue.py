@@ -181,7 +181,7 @@ async def cmd_addchannel(
             "bot's admins) can make it a publishing target"
         )
     channel = await record_target(session, checked)
-    chat_admins.forget(checked.chat_id)  # the sender now manages it: ask again
+    await chat_admins.forget(checked.chat_id)  # the sender now manages it: ask again
     text = (
         f"✅ {html.quote(channel.display_name)} ({checked.type}, {html.quote(checked.title)}) "
         "is a publishing target."

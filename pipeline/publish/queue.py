@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -314,3 +314,25 @@ async def list_queue(
         )
         for p in await session.scalars(query)
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueHealth:
+    by_state: dict[str, int]  # every state, 0 where none
+    lag_seconds: float  # how overdue the oldest due publication not sent yet is; 0: none
+
+
+async def queue_health(session: AsyncSession, now: datetime) -> QueueHealth:
+    """Publications by state, and the queue's lag (for /metrics)."""
+    counts = dict.fromkeys((state.value for state in PublicationState), 0)
+    for state, count in await session.execute(
+        select(Publication.state, func.count()).group_by(Publication.state)
+    ):
+        counts[PublicationState(state).value] = count
+    oldest = await session.scalar(
+        select(func.min(Publication.due_at)).where(
+            Publication.state == PublicationState.SCHEDULED, Publication.due_at <= now
+        )
+    )
+    lag = max((now - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
+    return QueueHealth(counts, lag)

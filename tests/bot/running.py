@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +22,8 @@ GLOBAL = 1001  # in TGPIPE_ADMIN_IDS
 ADMIN_A = 2001  # an administrator of @alpha_news
 OWNER_B = 2002  # the owner of @beta_news
 OUTSIDER = 3003
+# This machine's Redis, for the tests of several instances (bot/shared.py).
+REDIS_URL = os.environ.get("TGPIPE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ALPHA = -1001600000001
 BETA = -1001600000002
 
@@ -60,15 +63,9 @@ class Store:
     channels: dict[str, int]  # store ids
 
 
-@contextlib.asynccontextmanager
-async def two_channels(
-    fake: FakeTelegram, database_url: str, **settings: Any
-) -> AsyncIterator[Store]:
-    """`run_bot` on a store (``database_url``, migrated to head) with two publishing targets
-    (@alpha_news, administered by ADMIN_A; @beta_news, owned by OWNER_B) and a source
-    channel, each with a post. ``settings``: any other setting of the bot."""
-    engine = create_engine(database_url)
-    factory = create_session_factory(engine)
+async def seed_two_channels(fake: FakeTelegram, factory: SessionFactory) -> Store:
+    """Two publishing targets (@alpha_news, administered by ADMIN_A; @beta_news, owned by
+    OWNER_B) and a source channel, each with a post, in the store and in ``fake``."""
     posts: dict[str, int] = {}
     async with unit_of_work(factory) as session:
         alpha = CheckedChat(ALPHA, "channel", "Alpha", "alpha_news")
@@ -96,9 +93,20 @@ async def two_channels(
     fake.add_chat(BETA, type="channel", title="Beta", username="beta_news")
     fake.set_chat_admins(ALPHA, [9999, ADMIN_A])  # 9999 owns it
     fake.set_chat_admins(BETA, [OWNER_B])
+    return Store(fake, factory, posts, ids)
+
+
+@contextlib.asynccontextmanager
+async def two_channels(
+    fake: FakeTelegram, database_url: str, **settings: Any
+) -> AsyncIterator[Store]:
+    """`run_bot` on a store (``database_url``, migrated to head) seeded by
+    :func:`seed_two_channels`. ``settings``: any other setting of the bot."""
+    engine = create_engine(database_url)
     try:
+        store = await seed_two_channels(fake, create_session_factory(engine))
         async with bot_running(fake, database_url, {GLOBAL}, chat_interval=0.0, **settings):
-            yield Store(fake, factory, posts, ids)
+            yield store
     finally:
         await engine.dispose()
 

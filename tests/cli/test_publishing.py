@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,7 +39,7 @@ from tests.conftest import (
 )
 from tests.db import PG_URL_ENV
 from tests.fake_telegram.server import FakeTelegram
-from tests.fake_telegram.updates import channel_post
+from tests.fake_telegram.updates import channel_post, private_message
 from tests.publishing import add_post, plan, png
 
 CHAT = -1001234567890
@@ -287,6 +288,10 @@ def test_a_chat_the_bot_cannot_post_to_is_refused_before_anything_is_queued(
             "best",
         ),
         (("forward", "@sourcechan", "--to", "@mychannel", "--at", "now"), "MESSAGE_ID"),
+        (("autopost", "add", "--to", "@mychannel"), "give either --cron EXPR or --at best"),
+        (("autopost", "add", "--to", "@mychannel", "--at", "noon"), "give --at best"),
+        (("autopost", "add", "--to", "@mychannel", "--at", "best"), "too little history"),
+        (("run", "--webhook", "ftp://example.org/hook"), "give the public https:// URL"),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(
@@ -460,6 +465,40 @@ def test_run_picks_up_what_another_process_schedules(
     stderr = stop_child(run)
     assert run.returncode == 0, stderr
     assert [q["state"] for q in tgpipe.json("queue", "--all")] == ["sent", "sent"], stderr
+
+
+def test_run_with_a_webhook_serves_updates_health_and_metrics(
+    tgpipe: Tgpipe, fake: FakeTelegram, tmp_path: Path
+) -> None:
+    tgpipe("import", str(write_export(tmp_path / "export")))
+    tgpipe("channels", "add", "@mychannel")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/hook"
+    run = tgpipe.start("run", "--webhook", url, TGPIPE_WEBHOOK_LISTEN=f"127.0.0.1:{port}")
+    with stderr_on_failure(run):
+        (call,) = fake.wait_for_sync("setWebhook", timeout=30)
+        assert call.params["url"] == url
+        fake.push_update(private_message("/queue", user_id=ADMIN))
+        (reply,) = fake.wait_for_sync("sendMessage", timeout=10)
+        assert reply.params["chat_id"] == ADMIN
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as health:
+            assert json.load(health) == {"status": "ok", "store": "ok"}
+        tgpipe("schedule", "1", "--to", "@mychannel", "--at", "now")
+        fake.wait_for_sync("sendMessage", count=2, timeout=10)
+        # The send is recorded a moment after Telegram saw it: scrape until it shows.
+        deadline = time.monotonic() + 10
+        while True:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as page:
+                metrics = page.read().decode()
+            if "tgpipe_sends_total 1" in metrics or time.monotonic() > deadline:
+                break
+        assert "tgpipe_sends_total 1" in metrics
+        assert 'tgpipe_publications{state="sent"} 1' in metrics, metrics
+    stderr = stop_child(run)
+    assert run.returncode == 0, stderr
+    assert not fake.calls_to("getUpdates")
 
 
 def test_stopping_run_mid_send_records_the_send(
