@@ -8,22 +8,27 @@ import logging
 import re
 import tempfile
 from contextlib import suppress
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from aiogram import Bot, F, Router, html
 from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import Command
-from aiogram.types import Message
+from aiogram.filters.callback_data import CallbackData
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message, User
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.filters import HasAccess
 from config.settings import Settings
 from pipeline.access import Access
-from pipeline.errors import ParseError, UsageError
+from pipeline.errors import NotFoundError, ParseError
 from pipeline.ingest.archive import safe_extract
 from pipeline.ingest.importer import ImportOptions, import_paths
 from pipeline.ingest.report import FileReport, ImportReport
-from pipeline.publish.targets import find_target, list_targets
+from pipeline.publish.targets import TargetView, find_target, list_targets
 from pipeline.store.db import SessionFactory
 
 log = logging.getLogger(__name__)
@@ -51,22 +56,29 @@ async def cmd_import(message: Message) -> None:
     await message.answer(HOW)
 
 
-async def _import_for(session: AsyncSession, access: Access, caption: str | None) -> int | None:
+class ImportInto(CallbackData, prefix="imp"):
+    """The chat chosen for an upload sent without one (the upload waits in the FSM)."""
+
+    chat: int  # its store id
+
+
+class Uploading(StatesGroup):
+    chat = State()  # an upload waits for its chat to be chosen
+
+
+async def _import_for(
+    session: AsyncSession, access: Access, caption: str | None
+) -> int | list[TargetView] | None:
     """The chat an upload is imported for: the one the caption names, or the sender's one
-    chat; None (the store as a whole) for a global admin who names none."""
+    chat; None (the store as a whole) for a global admin who names none; the sender's chats
+    to choose from when they have several."""
     named = (caption or "").strip().split()
     if named:
         return (await find_target(session, named[0], access.scope)).id
     if access.everything:
         return None
     targets = await list_targets(session, access.scope)
-    if len(targets) == 1:
-        return targets[0].id
-    names = ", ".join(target.name for target in targets)
-    raise UsageError(
-        f"which chat is this export for? Send it again with the chat as its caption "
-        f"(one of {names})"
-    )
+    return targets[0].id if len(targets) == 1 else targets
 
 
 def _file_line(report: FileReport, shown: str) -> str:
@@ -105,6 +117,15 @@ def _safe_name(name: str) -> str:
     return cleaned or "upload"
 
 
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A document to import, as the FSM keeps it while its chat is chosen."""
+
+    file_id: str
+    name: str
+    size: int | None
+
+
 async def on_document(
     message: Message,
     bot: Bot,
@@ -112,6 +133,7 @@ async def on_document(
     session_factory: SessionFactory,
     settings: Settings,
     access: Access,
+    state: FSMContext,
 ) -> None:
     document = message.document
     assert document is not None  # the filter
@@ -124,16 +146,70 @@ async def on_document(
     if document.file_size and document.file_size > MAX_DOWNLOAD:
         await message.answer(TOO_BIG.format(name=html.quote(name), size=document.file_size / 1e6))
         return
+    upload = Upload(document.file_id, name, document.file_size)
     into = await _import_for(session, access, message.caption)
+    if isinstance(into, list):
+        await state.set_state(Uploading.chat)
+        await state.update_data(upload=asdict(upload))
+        builder = InlineKeyboardBuilder()
+        for target in into:
+            builder.button(text=target.name, callback_data=ImportInto(chat=target.id))
+        builder.adjust(2)
+        await message.answer(
+            f"📥 Which chat is {html.quote(name)} for?", reply_markup=builder.as_markup()
+        )
+        return
     status = await message.answer(f"⏳ Importing {html.quote(name)}…")
+    await _import_upload(status, bot, upload, into, session_factory, settings, message.from_user)
+
+
+async def cmd_import_into(
+    query: CallbackQuery,
+    callback_data: ImportInto,
+    bot: Bot,
+    session_factory: SessionFactory,
+    settings: Settings,
+    access: Access,
+    state: FSMContext,
+) -> None:
+    if not access.allows(callback_data.chat):
+        raise NotFoundError("no such chat")
+    kept = (await state.get_data()).get("upload")
+    if await state.get_state() != Uploading.chat.state or not isinstance(kept, dict):
+        await query.answer("That upload is no longer waiting: send the export again.")
+        return
+    await state.clear()
+    await query.answer()
+    if not isinstance(query.message, Message):
+        return
+    upload = Upload(**kept)
+    status = await query.message.edit_text(f"⏳ Importing {html.quote(upload.name)}…")
+    if isinstance(status, Message):
+        await _import_upload(
+            status, bot, upload, callback_data.chat, session_factory, settings, query.from_user
+        )
+
+
+async def _import_upload(
+    status: Message,
+    bot: Bot,
+    upload: Upload,
+    into: int | None,
+    session_factory: SessionFactory,
+    settings: Settings,
+    user: User | None,
+) -> None:
+    """Download ``upload``, unpack it if a ZIP, import it into chat ``into``, and report by
+    editing ``status``."""
+    name = upload.name
     with tempfile.TemporaryDirectory(prefix="tgpipe-upload-") as work:
         folder = Path(work)
         path = folder / _safe_name(name)
         try:
-            await bot.download(document, destination=path)
+            await bot.download(upload.file_id, destination=path)
         except TelegramBadRequest as error:
             if "too big" in error.message.lower():
-                size = (document.file_size or MAX_DOWNLOAD + 1) / 1e6
+                size = (upload.size or MAX_DOWNLOAD + 1) / 1e6
                 await status.edit_text(TOO_BIG.format(name=html.quote(name), size=size))
                 return
             raise
@@ -147,7 +223,7 @@ async def on_document(
             path.unlink()
         options = ImportOptions(
             timezone=settings.timezone,
-            requested_by=str(message.from_user.id if message.from_user else "bot"),
+            requested_by=str(user.id if user else "bot"),
             dedup_threshold=settings.dedup_threshold,
             into_channel_id=into,
         )
@@ -183,4 +259,6 @@ def create_router() -> Router:
     router.message.filter(HasAccess())
     router.message.register(cmd_import, Command("import"))
     router.message.register(on_document, F.document)
+    router.callback_query.filter(HasAccess())
+    router.callback_query.register(cmd_import_into, ImportInto.filter())
     return router

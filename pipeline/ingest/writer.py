@@ -105,6 +105,13 @@ async def upsert_channel(session: AsyncSession, info: ChannelInfo) -> Channel | 
         channel = await session.scalar(
             select(Channel).where(Channel.telegram_id == info.telegram_id)
         )
+    if channel is None and info.telegram_id is not None:
+        # The export of a chat tgpipe publishes to, known by its Bot API id: -(10^12 + id)
+        # for a channel or supergroup ("-100<id>"), -id for a basic group.
+        bot_api_ids = [-(10**12) - info.telegram_id, -info.telegram_id]
+        channel = await session.scalar(
+            select(Channel).where(Channel.chat_id.in_(bot_api_ids)).order_by(Channel.id).limit(1)
+        )
     if channel is None and username:
         channel = await session.scalar(select(Channel).where(Channel.username == username))
     if channel is None and info.title:

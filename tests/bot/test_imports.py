@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.handlers import imports
+from bot.handlers.imports import ImportInto
 from pipeline.store.db import unit_of_work
 from pipeline.store.models import ImportRun, Post
-from tests.bot.running import ADMIN_A, GLOBAL, OUTSIDER, OWNER_B, Store, ask, reply_to
+from tests.bot.running import ADMIN_A, BETA, GLOBAL, OUTSIDER, OWNER_B, Store, ask, press, reply_to
 from tests.fake_telegram.updates import document_message
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "demo-channel" / "result.json"
@@ -180,3 +181,42 @@ async def test_a_long_import_shows_its_progress(
     ]
     assert shown, "no progress was shown"
     assert shown[-1].endswith(" posts read…")
+
+
+async def test_an_admin_of_several_chats_chooses_one_with_a_button(store: Store) -> None:
+    store.fake.set_chat_admins(BETA, [OWNER_B, ADMIN_A])
+    question = await upload(store, ADMIN_A, "result.json", EXAMPLE.read_bytes())
+    assert question == "📥 Which chat is result.json for?"
+    (message,) = [m for m in store.fake.messages_in(ADMIN_A) if m.get("text") == question]
+    buttons = [b["text"] for row in message["reply_markup"]["inline_keyboard"] for b in row]
+    assert buttons == ["@alpha_news", "@beta_news"]
+    assert await counts(store) == (3, 0)  # nothing imported before the choice
+    # Another admin cannot choose for it; their own press finds no upload waiting.
+    await ask(store.fake, "/help", OUTSIDER)
+    outsider = await press(store, OUTSIDER, ImportInto(chat=store.channels["beta"]).pack())
+    assert "This bot is private" in outsider
+    await ask(store.fake, "/help", OWNER_B)
+    other = ImportInto(chat=store.channels["alpha"]).pack()
+    assert await press(store, OWNER_B, other) == "⚠️ no such chat"
+    mine = ImportInto(chat=store.channels["beta"]).pack()
+    assert await press(store, OWNER_B, mine) == (
+        "That upload is no longer waiting: send the export again."
+    )
+    # The question message becomes the import's progress and report.
+    assert await press(store, ADMIN_A, mine) == ""
+    await store.fake.wait_until(
+        lambda: any(
+            c.params.get("message_id") == message["message_id"]
+            and c.params["text"].startswith("✅ result.json")
+            for c in store.fake.calls_to("editMessageText")
+        ),
+        timeout=30,
+        what="the report in place of the question",
+    )
+    async with unit_of_work(store.factory) as session:
+        (into,) = (await session.scalars(select(ImportRun.into_channel_id))).all()
+    assert into == store.channels["beta"]
+    # Pressed again, the choice imports nothing twice.
+    await ask(store.fake, "/help", ADMIN_A)
+    assert "no longer waiting" in await press(store, ADMIN_A, mine)
+    assert (await counts(store))[1] == 1

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from pipeline.dedup.text import content_hash, tokens
 from pipeline.ingest.importer import import_paths
 from pipeline.posts import get_post, list_posts
+from pipeline.publish.targets import CheckedChat, record_target
 from pipeline.store.db import SessionFactory, unit_of_work
-from pipeline.store.models import Post, PostKey, ReactionSnapshot
+from pipeline.store.models import Channel, Post, PostKey, ReactionSnapshot
 from tests.pipeline.dedup.exports import Message, write_export
 
 TEXT = "Вышла новая версия библиотеки: быстрее загрузка моделей, меньше памяти и поддержка ARM."
@@ -157,3 +158,24 @@ async def test_an_edit_later_in_the_same_file_leaves_only_its_keys(
     from pipeline.dedup.signature import lsh_keys
 
     assert sorted(keys) == sorted(lsh_keys([tokens(edited_text)])[0])
+
+
+@pytest.mark.parametrize(
+    ("chat_type", "bot_api_id"), [("channel", -1001600000001), ("group", -1600000001)]
+)
+async def test_the_export_of_a_publishing_target_is_that_chats_history(
+    session_factory: SessionFactory, tmp_path: Path, chat_type: str, bot_api_id: int
+) -> None:
+    # The Bot API knows the chat as -100<id> (a basic group as -<id>); its Desktop export
+    # writes the bare id and, often, no username.
+    async with unit_of_work(session_factory) as session:
+        target = await record_target(
+            session, CheckedChat(bot_api_id, chat_type, "Our Chat", "our_chat")
+        )
+    path = write_export(
+        tmp_path / "result.json", [Message(7, TEXT)], chat_id=1600000001, name="Our Chat (old)"
+    )
+    await import_paths(session_factory, [path])
+    async with unit_of_work(session_factory) as session:
+        assert (await only_post(session_factory)).channel_id == target.id
+        assert len((await session.scalars(select(Channel))).all()) == 1
