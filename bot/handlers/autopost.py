@@ -9,17 +9,25 @@ from functools import partial
 from aiogram import F, Router, html
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import (
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    User,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.filters import HasAccess
-from bot.handlers.queue import target_for, usage_reply
+from bot.handlers.queue import choose_chat, target_for, usage_reply
 from bot.middlewares import AfterCommit
 from config.settings import Settings
 from pipeline.access import Access
-from pipeline.errors import UsageError
+from pipeline.errors import NotFoundError, UsageError
 from pipeline.publish import autopost
-from pipeline.publish.targets import list_targets
+from pipeline.publish.cron import validate_cron, validate_timezone
 from pipeline.store.models import Channel
 from pipeline.store.types import now_utc
 
@@ -111,12 +119,14 @@ def _split_rule(words: list[str], default_zone: str) -> tuple[str, str | None, s
     return " ".join(cron), chat, zone or default_zone
 
 
-async def _target(session: AsyncSession, access: Access, chat: str | None) -> Channel:
-    target = await target_for(session, access, chat)
-    if target is None:
-        names = ", ".join(t.name for t in await list_targets(session, access.scope))
-        raise UsageError(f"name the chat the rule posts to (one of: {names})")
-    return target
+class AddingRule(StatesGroup):
+    chat = State()  # a new rule waits for the chat it posts to
+
+
+class RuleTo(CallbackData, prefix="ruleto"):
+    """The chat chosen for /autopost add sent without one (the rule waits in the FSM)."""
+
+    chat: int  # its store id
 
 
 async def cmd_autopost_add(
@@ -125,10 +135,38 @@ async def cmd_autopost_add(
     session: AsyncSession,
     settings: Settings,
     access: Access,
+    state: FSMContext,
     after_commit: AfterCommit,
 ) -> None:
     cron, chat, zone = _split_rule(rule[1].split(), settings.timezone)
-    target = await _target(session, access, chat)
+    validate_timezone(zone)
+    best = _BEST.fullmatch(cron)
+    if not best:
+        validate_cron(cron)  # a typo is told now, not after the chat is chosen
+    target = await target_for(session, access, chat)
+    if target is None:
+        await state.set_state(AddingRule.chat)
+        await state.update_data(rule={"cron": cron, "zone": zone})
+        await choose_chat(
+            message,
+            session,
+            access,
+            "Which chat should the rule post to?",
+            lambda c: RuleTo(chat=c),
+        )
+        return
+    text = await _add(session, access, message.from_user, target, cron, zone)
+    after_commit.append(partial(message.answer, text))
+
+
+async def _add(
+    session: AsyncSession,
+    access: Access,
+    user: User | None,
+    target: Channel,
+    cron: str,
+    zone: str,
+) -> str:
     best = _BEST.fullmatch(cron)
     added = await autopost.add_rule(
         session,
@@ -137,13 +175,34 @@ async def cmd_autopost_add(
         timezone=zone,
         best_hours=int(best[1] or autopost.BEST_PER_DAY) if best else None,
         own_drafts=not access.everything,
-        created_by=message.from_user.id if message.from_user else None,
+        created_by=user.id if user else None,
         now=now_utc(),
     )
     (view,) = [r for r in await autopost.list_rules(session, now_utc()) if r.id == added.id]
     drafts = "its own drafts" if added.own_drafts else "drafts from the whole store"
-    text = f"✅ Rule {added.id} added, posting {drafts}:\n{_rule_line(view)}"
-    after_commit.append(partial(message.answer, text))
+    return f"✅ Rule {added.id} added, posting {drafts}:\n{_rule_line(view)}"
+
+
+async def on_rule_to(
+    query: CallbackQuery,
+    callback_data: RuleTo,
+    session: AsyncSession,
+    access: Access,
+    state: FSMContext,
+    after_commit: AfterCommit,
+) -> None:
+    target = await session.get(Channel, callback_data.chat)
+    if target is None or target.target_since is None or not access.allows(target.id):
+        raise NotFoundError("no such chat")
+    waiting = (await state.get_data()).get("rule")
+    if await state.get_state() != AddingRule.chat.state or not isinstance(waiting, dict):
+        await query.answer("That rule is no longer waiting: send /autopost add again.")
+        return
+    await state.clear()
+    text = await _add(session, access, query.from_user, target, waiting["cron"], waiting["zone"])
+    if isinstance(query.message, Message):
+        after_commit.append(partial(query.message.edit_text, text))
+    after_commit.append(query.answer)
 
 
 async def cmd_autopost_change(
@@ -195,4 +254,5 @@ def create_router() -> Router:
     router.message.register(cmd_autopost_change, Command("autopost", magic=change))
     router.message.register(usage_reply(USAGE), Command("autopost"))
     router.callback_query.register(on_rule_action, RuleAction.filter())
+    router.callback_query.register(on_rule_to, RuleTo.filter())
     return router

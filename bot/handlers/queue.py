@@ -25,6 +25,7 @@ from aiogram.types import (
     InlineKeyboardMarkup,
     Message,
     MessageOriginChannel,
+    User,
 )
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,7 +37,7 @@ from bot.middlewares import AfterCommit
 from bot.targets import check_chat
 from config.settings import Settings
 from pipeline.access import Access
-from pipeline.errors import UsageError
+from pipeline.errors import NotFoundError, UsageError
 from pipeline.posts import require_post
 from pipeline.publish import queue as queue_lib
 from pipeline.publish.targets import (
@@ -103,6 +104,16 @@ class Moving(StatesGroup):
 
 class Planning(StatesGroup):
     when = State()  # waiting for the time to publish a post at
+
+
+class Forwarding(StatesGroup):
+    chat = State()  # a forward waits for the chat it goes to
+
+
+class ForwardTo(CallbackData, prefix="fwd"):
+    """The chat chosen for a /forward sent without one (the forward waits in the FSM)."""
+
+    chat: int  # its store id
 
 
 # --- arguments ---------------------------------------------------------------------------
@@ -207,17 +218,34 @@ async def _plan(
     )
 
 
-async def _choose_target(
-    message: Message, session: AsyncSession, access: Access, post_id: int, due: datetime
+async def choose_chat(
+    message: Message,
+    session: AsyncSession,
+    access: Access,
+    question: str,
+    button: Callable[[int], CallbackData],
 ) -> None:
-    """No chat named and several possible: ask with a button per chat."""
+    """No chat named and several possible: ask ``question`` with a button per chat
+    (``button(store id)`` is its callback data)."""
     targets = [t for t in await list_targets(session, access.scope) if not t.blocked_reason]
     builder = InlineKeyboardBuilder()
     for target in targets:
-        data = PlanTo(post=post_id, chat=target.id, at=int(due.timestamp()))
-        builder.button(text=target.name, callback_data=data)
+        builder.button(text=target.name, callback_data=button(target.id))
     builder.adjust(2)
-    await message.answer(f"Where should post {post_id} go?", reply_markup=builder.as_markup())
+    await message.answer(question, reply_markup=builder.as_markup())
+
+
+async def _choose_target(
+    message: Message, session: AsyncSession, access: Access, post_id: int, due: datetime
+) -> None:
+    at = int(due.timestamp())
+    await choose_chat(
+        message,
+        session,
+        access,
+        f"Where should post {post_id} go?",
+        lambda chat: PlanTo(post=post_id, chat=chat, at=at),
+    )
 
 
 async def target_for(session: AsyncSession, access: Access, chat: str | None) -> Channel | None:
@@ -291,6 +319,7 @@ async def cmd_forward(
     session: AsyncSession,
     settings: Settings,
     access: Access,
+    state: FSMContext,
     after_commit: AfterCommit,
     courier: Courier | None = None,
 ) -> None:
@@ -312,21 +341,71 @@ async def cmd_forward(
     due = _due(" ".join(words), settings)
     target = await target_for(session, access, chat_name)
     if target is None:
-        names = ", ".join(t.name for t in await list_targets(session, access.scope))
-        raise UsageError(f"name the chat to forward to (one of: {names})")
+        await state.set_state(Forwarding.chat)
+        await state.update_data(
+            forward={"source": source, "message": message_id, "at": due.timestamp()}
+        )
+        await choose_chat(
+            message,
+            session,
+            access,
+            f"Where should {html.quote(source)} #{message_id} be forwarded?",
+            lambda chat: ForwardTo(chat=chat),
+        )
+        return
+    text = await _forward(session, settings, message.from_user, source, message_id, target, due)
+    after_commit.append(partial(message.answer, text))
+    _wake_if_due(after_commit, courier, due)
+
+
+async def _forward(
+    session: AsyncSession,
+    settings: Settings,
+    user: User | None,
+    source: str,
+    message_id: int,
+    target: Channel,
+    due: datetime,
+) -> str:
     publication = await queue_lib.schedule_forward(
         session,
         source,
         [message_id],
         target,
         due,
-        created_by=message.from_user.id if message.from_user else None,
+        created_by=user.id if user else None,
     )
-    text = (
+    return (
         f"↪️ Publication <b>{publication.id}</b>: forward of {html.quote(source)} "
         f"#{message_id} to {html.quote(target.display_name)} {_when_text(due, settings)}."
     )
-    after_commit.append(partial(message.answer, text))
+
+
+async def on_forward_to(
+    query: CallbackQuery,
+    callback_data: ForwardTo,
+    session: AsyncSession,
+    settings: Settings,
+    access: Access,
+    state: FSMContext,
+    after_commit: AfterCommit,
+    courier: Courier | None = None,
+) -> None:
+    target = await session.get(Channel, callback_data.chat)
+    if target is None or target.target_since is None or not access.allows(target.id):
+        raise NotFoundError("no such chat")
+    waiting = (await state.get_data()).get("forward")
+    if await state.get_state() != Forwarding.chat.state or not isinstance(waiting, dict):
+        await query.answer("That forward is no longer waiting: send /forward again.")
+        return
+    await state.clear()
+    due = max(datetime.fromtimestamp(waiting["at"], UTC), now_utc())
+    text = await _forward(
+        session, settings, query.from_user, waiting["source"], waiting["message"], target, due
+    )
+    if isinstance(query.message, Message):
+        after_commit.append(partial(query.message.edit_text, text))
+    after_commit.append(query.answer)
     _wake_if_due(after_commit, courier, due)
 
 
@@ -578,5 +657,6 @@ def create_router() -> Router:
     router.message.register(usage_reply(CANCEL_USAGE), Command("cancel"))
     router.callback_query.register(on_queue_action, QueueAction.filter())
     router.callback_query.register(on_plan_to, PlanTo.filter())
+    router.callback_query.register(on_forward_to, ForwardTo.filter())
     router.callback_query.register(on_post_action, PostAction.filter(F.action != "dups"))
     return router

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.handlers.autopost import RuleAction
+from bot.handlers.autopost import RuleAction, RuleTo
 from pipeline.publish.autopost import pick_draft
 from pipeline.store.db import unit_of_work
 from pipeline.store.models import AutopostRule, Channel, ImportRun, Post, PostSource
@@ -76,7 +76,7 @@ async def test_pause_resume_remove_by_button_and_command(store: Store) -> None:
         ("/autopost add", "Usage:\n/autopost"),
         ("/autopost add 61 9 * * * @alpha_news", "⚠️ "),
         ("/autopost add 0 9 * * * @alpha_news Mars/Base", "⚠️ "),
-        ("/autopost add 0 9 * * *", "⚠️ name the chat the rule posts to (one of: @alpha_news"),
+        ("/autopost add 0 9 *", "⚠️ "),  # told before any chat is asked for
         ("/autopost pause 99", "⚠️ no autopost rule with id 99"),
     ],
 )
@@ -106,3 +106,21 @@ async def test_a_chats_own_drafts_are_its_posts_and_uploads_for_it(store: Store)
         assert await pick_draft(session, alpha, own_drafts=True) == uploaded.id
         # The whole store's oldest draft the chat does not have: another channel's.
         assert await pick_draft(session, alpha) == store.posts["beta"]
+
+
+async def test_a_rule_without_a_chat_asks_which_with_buttons(store: Store) -> None:
+    question = await ask(store.fake, "/autopost add 30 8 * * 1-5 Europe/Berlin", GLOBAL)
+    assert question == "Which chat should the rule post to?"
+    assert await rules(store) == []
+    await ask(store.fake, "/help", OUTSIDER)
+    beta = RuleTo(chat=store.channels["beta"]).pack()
+    assert "This bot is private" in await press(store, OUTSIDER, beta)
+    await ask(store.fake, "/autopost add 0 9 * * *", GLOBAL)  # asked again: the last one counts
+    await press(store, GLOBAL, beta)
+    edit = await store.fake.wait_for("editMessageText")
+    assert edit[-1].params["text"].startswith("✅ Rule 1 added, posting drafts from the whole")
+    assert "<code>0 9 * * *</code> (UTC)" in edit[-1].params["text"]
+    ((_, chat, cron, zone, enabled, _),) = await rules(store)
+    assert (chat, cron, zone, enabled) == (store.channels["beta"], "0 9 * * *", "UTC", True)
+    assert "no longer waiting" in await press(store, GLOBAL, beta)
+    assert len(await rules(store)) == 1

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.handlers.queue import QueueAction
+from bot.handlers.queue import ForwardTo, QueueAction
 from pipeline.store.db import unit_of_work
 from pipeline.store.models import Publication, PublicationState
 from tests.bot.running import (
@@ -314,3 +314,21 @@ async def test_forward_in_reply_to_a_forwarded_message(store: Store) -> None:
 async def test_forward_bad_input(store: Store, command: str, expected: str) -> None:
     assert expected in await ask(store.fake, command, ADMIN_A)
     assert await _forwards(store) == []
+
+
+async def test_a_forward_without_a_chat_asks_which_with_buttons(store: Store) -> None:
+    question = await ask(store.fake, "/forward https://t.me/SomeChannel/123 +1h", GLOBAL)
+    assert question == "Where should @somechannel #123 be forwarded?"
+    assert await _forwards(store) == []
+    await ask(store.fake, "/help", ADMIN_A)
+    beta = ForwardTo(chat=store.channels["beta"]).pack()
+    assert await press(store, ADMIN_A, beta) == "⚠️ no such chat"  # not theirs
+    await press(store, GLOBAL, beta)  # under the question
+    edit = await store.fake.wait_for("editMessageText")
+    assert (
+        edit[-1]
+        .params["text"]
+        .startswith("↪️ Publication <b>1</b>: forward of @somechannel #123 to @beta_news at ")
+    )
+    assert await _forwards(store) == [("@somechannel", [123], store.channels["beta"], "forward")]
+    assert "no longer waiting" in await press(store, GLOBAL, beta)
