@@ -111,7 +111,7 @@ def _redis(settings: Settings) -> Redis | None:
     return Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
 
 
-async def _check_redis(redis: Redis, settings: Settings) -> None:
+async def _check_redis(redis: Redis) -> None:
     from redis.exceptions import RedisError
 
     try:
@@ -132,7 +132,7 @@ async def run_bot(
     redis = _redis(settings)
     try:
         if redis is not None:
-            await _check_redis(redis, settings)
+            await _check_redis(redis)
         await migrate.ensure_current(engine, auto_upgrade=settings.is_sqlite)
         factory = create_session_factory(engine)
         dispatcher = create_dispatcher(settings, factory, redis, bot.id)

@@ -23,6 +23,8 @@ def _write_atomically(path: Path, data: bytes) -> None:
     except OSError as exc:
         raise TgpipeError(f"cannot write the chart to {path}: {exc.strerror}") from None
     try:
+        # mkstemp makes the file private; a chart is for sharing (a web server, a colleague).
+        os.fchmod(handle, 0o644)
         with os.fdopen(handle, "wb") as file:
             file.write(data)
         os.replace(temporary, path)

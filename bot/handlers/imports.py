@@ -18,17 +18,17 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message, User
-from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.filters import HasAccess
+from bot.handlers.queue import choose_chat
 from config.settings import Settings
 from pipeline.access import Access
 from pipeline.errors import NotFoundError, ParseError
 from pipeline.ingest.archive import safe_extract
 from pipeline.ingest.importer import ImportOptions, import_paths
 from pipeline.ingest.report import FileReport, ImportReport
-from pipeline.publish.targets import TargetView, find_target, list_targets
+from pipeline.publish.targets import find_target, list_targets
 from pipeline.store.db import SessionFactory
 
 log = logging.getLogger(__name__)
@@ -66,19 +66,21 @@ class Uploading(StatesGroup):
     chat = State()  # an upload waits for its chat to be chosen
 
 
-async def _import_for(
-    session: AsyncSession, access: Access, caption: str | None
-) -> int | list[TargetView] | None:
+# _import_for's answer when the sender has several chats and named none: ask which.
+_ASK = -1
+
+
+async def _import_for(session: AsyncSession, access: Access, caption: str | None) -> int | None:
     """The chat an upload is imported for: the one the caption names, or the sender's one
-    chat; None (the store as a whole) for a global admin who names none; the sender's chats
-    to choose from when they have several."""
+    chat; None (the store as a whole) for a global admin who names none; :data:`_ASK` when
+    the sender has several chats to choose from."""
     named = (caption or "").strip().split()
     if named:
         return (await find_target(session, named[0], access.scope)).id
     if access.everything:
         return None
     targets = await list_targets(session, access.scope)
-    return targets[0].id if len(targets) == 1 else targets
+    return targets[0].id if len(targets) == 1 else _ASK
 
 
 def _file_line(report: FileReport, shown: str) -> str:
@@ -148,15 +150,15 @@ async def on_document(
         return
     upload = Upload(document.file_id, name, document.file_size)
     into = await _import_for(session, access, message.caption)
-    if isinstance(into, list):
+    if into is _ASK:
         await state.set_state(Uploading.chat)
         await state.update_data(upload=asdict(upload))
-        builder = InlineKeyboardBuilder()
-        for target in into:
-            builder.button(text=target.name, callback_data=ImportInto(chat=target.id))
-        builder.adjust(2)
-        await message.answer(
-            f"📥 Which chat is {html.quote(name)} for?", reply_markup=builder.as_markup()
+        await choose_chat(
+            message,
+            session,
+            access,
+            f"📥 Which chat is {html.quote(name)} for?",
+            lambda chat: ImportInto(chat=chat),
         )
         return
     status = await message.answer(f"⏳ Importing {html.quote(name)}…")

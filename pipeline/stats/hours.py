@@ -28,19 +28,17 @@ PRIOR = 10.0
 LIFT_CAP = 3.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a long history builds hundreds of thousands
 class Item:
-    """One message of a channel's history: an imported post or one of tgpipe's publications."""
+    """One message of a channel's history: an imported post or one of tgpipe's publications.
+    Its title and reactions by type are read only for the few a report shows."""
 
     date: datetime  # aware
-    reactions: Mapping[str, int]
-    title: str
+    total: int  # reactions of every type
+    reactions: Mapping[str, int] = field(default_factory=dict)
+    title: str = ""
     post_id: int | None = None
     publication_id: int | None = None
-    total: int = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "total", sum(self.reactions.values()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,38 +99,6 @@ def _lifts(items: Sequence[Item]) -> list[tuple[Item, float]]:
     return lifted
 
 
-def slots(items: Sequence[Item], zone: ZoneInfo, *, by_weekday: bool) -> list[Slot]:
-    """Every hour of the day (``by_weekday``: weekday and hour) that has messages among
-    ``items``, scored, in no order."""
-    groups: dict[tuple[int | None, int], list[tuple[Item, float]]] = defaultdict(list)
-    for item, lift in _lifts(items):
-        local = item.date.astimezone(zone)
-        groups[local.weekday() if by_weekday else None, local.hour].append((item, lift))
-    return [
-        Slot(
-            hour=hour,
-            weekday=weekday,
-            messages=len(members),
-            per_post=sum(item.total for item, _ in members) / len(members),
-            score=(sum(lift for _, lift in members) + PRIOR) / (len(members) + PRIOR),
-        )
-        for (weekday, hour), members in groups.items()
-    ]
-
-
-def best_slots(
-    items: Sequence[Item], zone: ZoneInfo, *, by_weekday: bool = False, count: int = 3
-) -> list[Slot]:
-    """The ``count`` best hours of the day (``by_weekday``: weekday and hour), best first;
-    none when the history holds fewer than :data:`MIN_MESSAGES` messages with reactions."""
-    era = reaction_era(items)
-    if sum(1 for item in era if item.total) < MIN_MESSAGES:
-        return []
-    ranked = slots(era, zone, by_weekday=by_weekday)
-    ranked.sort(key=lambda s: (-s.score, -s.messages, s.weekday or 0, s.hour))
-    return ranked[:count]
-
-
 def typical_per_post(items: Sequence[Item], months: int = 3) -> float:
     """Reactions per post of the last ``months`` calendar months that have messages: the
     scale the heatmap's scores are shown in."""
@@ -144,15 +110,79 @@ def typical_per_post(items: Sequence[Item], months: int = 3) -> float:
     return sum(totals) / len(totals) if totals else 0.0
 
 
+def _slot(hour: int, weekday: int | None, count: int, total: int, lifts: float) -> Slot:
+    return Slot(hour, weekday, count, total / count, (lifts + PRIOR) / (count + PRIOR))
+
+
+@dataclass(frozen=True, slots=True)
+class HourTable:
+    """A history's hours of the day and weekday hours, scored in one pass over it (a big
+    channel has hundreds of thousands of posts, and a report wants both, and the heatmap)."""
+
+    by_hour: list[Slot]  # the hours with messages
+    by_weekday: list[Slot]  # the (weekday, hour) cells with messages
+    reacted: int  # messages with any reaction, from the first one on
+    scale: float  # :func:`typical_per_post` of that era
+
+    @classmethod
+    def of(cls, items: Sequence[Item], zone: ZoneInfo) -> HourTable:
+        era = reaction_era(items)
+        hours: dict[int, list[float]] = defaultdict(lambda: [0, 0, 0.0])
+        cells: dict[tuple[int, int], list[float]] = defaultdict(lambda: [0, 0, 0.0])
+        local: dict[int, tuple[int, int]] = {}  # UTC quarter hour -> local (weekday, hour)
+        for item, lift in _lifts(era):
+            # Zones move by whole hours or by 30 or 45 minutes: the local hour is found once
+            # per UTC quarter hour, not once per message.
+            quarter = int(item.date.timestamp()) // 900
+            if (found := local.get(quarter)) is None:
+                wall = item.date.astimezone(zone)
+                found = local[quarter] = (wall.weekday(), wall.hour)
+            weekday, hour = found
+            for sums in (hours[hour], cells[weekday, hour]):
+                sums[0] += 1
+                sums[1] += item.total
+                sums[2] += lift
+        return cls(
+            by_hour=[_slot(h, None, int(c), int(t), lift) for h, (c, t, lift) in hours.items()],
+            by_weekday=[
+                _slot(h, d, int(c), int(t), lift) for (d, h), (c, t, lift) in cells.items()
+            ],
+            reacted=sum(1 for item in era if item.total),
+            scale=typical_per_post(era),
+        )
+
+    def best(self, *, by_weekday: bool = False, count: int = 3) -> list[Slot]:
+        """The ``count`` best hours of the day (``by_weekday``: weekday hours), best first;
+        none when the history holds fewer than :data:`MIN_MESSAGES` messages with
+        reactions."""
+        if self.reacted < MIN_MESSAGES:
+            return []
+        ranked = sorted(
+            self.by_weekday if by_weekday else self.by_hour,
+            key=lambda s: (-s.score, -s.messages, s.weekday or 0, s.hour),
+        )
+        return ranked[:count]
+
+    def heatmap(self) -> list[list[float | None]]:
+        """``cells[weekday][hour]``: the expected reactions per post at that hour (its score
+        times :attr:`scale`), None where nothing was posted."""
+        cells: list[list[float | None]] = [[None] * 24 for _ in WEEKDAYS]
+        for slot in self.by_weekday:
+            assert slot.weekday is not None
+            cells[slot.weekday][slot.hour] = slot.score * self.scale
+        return cells
+
+
+def best_slots(
+    items: Sequence[Item], zone: ZoneInfo, *, by_weekday: bool = False, count: int = 3
+) -> list[Slot]:
+    """:meth:`HourTable.best` of ``items``."""
+    return HourTable.of(items, zone).best(by_weekday=by_weekday, count=count)
+
+
 def heatmap(items: Sequence[Item], zone: ZoneInfo) -> list[list[float | None]]:
-    """``cells[weekday][hour]``: the expected reactions per post at that hour in ``zone``
-    (the hour's score times :func:`typical_per_post`), None where nothing was posted."""
-    cells: list[list[float | None]] = [[None] * 24 for _ in WEEKDAYS]
-    scale = typical_per_post(items)
-    for slot in slots(items, zone, by_weekday=True):
-        assert slot.weekday is not None
-        cells[slot.weekday][slot.hour] = slot.score * scale
-    return cells
+    """:meth:`HourTable.heatmap` of ``items``."""
+    return HourTable.of(items, zone).heatmap()
 
 
 def cron_for(hours: Iterable[int]) -> str:

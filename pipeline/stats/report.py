@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pipeline.channels import find_channel
 from pipeline.errors import NotFoundError
 from pipeline.posts import first_line, iso_utc
-from pipeline.stats.hours import MIN_MESSAGES, Item, Slot, best_slots, heatmap, reaction_era
+from pipeline.stats.hours import MIN_MESSAGES, HourTable, Item, Slot, best_slots, reaction_era
 from pipeline.store.enums import PublicationState
 from pipeline.store.models import (
     AutopostRule,
@@ -72,6 +72,7 @@ class ChannelStats:
     reactions: int
     reacted_from: datetime | None  # the first message with reactions
     era_messages: int  # messages from then on: what reactions per post divides by
+    reacted: int  # messages with any reaction
     by_reaction: list[tuple[str, int]]
     top: list[Item]
     growth: list[Growth]
@@ -152,44 +153,75 @@ async def channels_with_history(
     return sorted(channels, key=lambda c: c.display_name.casefold())
 
 
+@dataclass(slots=True)
+class _Imported:
+    items: list[Item]  # without titles or reactions by type (see _with_details)
+    by_reaction: Counter[str]
+
+
 async def _imported(
     session: AsyncSession, channel: Channel, since: datetime | None, sent_ids: set[int]
-) -> list[Item]:
+) -> _Imported:
     condition = and_(Post.channel_id == channel.id, Post.date.is_not(None))
     if since is not None:
         condition = and_(condition, Post.date >= since)
-    counts: dict[int, dict[str, int]] = defaultdict(dict)
-    rows = await session.execute(
-        select(ReactionCount.post_id, ReactionCount.reaction, ReactionCount.count)
-        .join(Post, Post.id == ReactionCount.post_id)
-        .where(condition)
-    )
-    for post_id, reaction, count in rows:
-        counts[post_id][reaction] = count
-    brought_back: set[int] = set()
     if sent_ids:
-        # Messages tgpipe sent that an export of this channel brought back in.
+        # Messages tgpipe sent that an export of this channel brought back in: counted as
+        # the publications they are.
         sightings = await session.execute(
             select(ChannelMessage.post_id, ChannelMessage.message_id).where(
                 ChannelMessage.channel_id == channel.id
             )
         )
-        brought_back = {post_id for post_id, message_id in sightings if message_id in sent_ids}
-    items = []
-    for post_id, date, text, title in await session.execute(
-        select(Post.id, Post.date, Post.text, Post.title).where(condition)
-    ):
-        if post_id in brought_back or date is None:
-            continue
-        items.append(
-            Item(
-                date=date,
-                reactions=counts.get(post_id, {}),
-                title=title or first_line(text, 80) or "(media only)",
-                post_id=post_id,
-            )
+        brought_back = [post_id for post_id, message_id in sightings if message_id in sent_ids]
+        if brought_back:
+            condition = and_(condition, Post.id.not_in(brought_back))
+    # Summed in the database: a channel's history is up to millions of reaction rows.
+    total = func.coalesce(func.sum(ReactionCount.count), 0)
+    rows = await session.execute(
+        select(Post.id, Post.date, total)
+        .outerjoin(ReactionCount, ReactionCount.post_id == Post.id)
+        .where(condition)
+        .group_by(Post.id, Post.date)
+    )
+    items = [
+        Item(date=date, total=int(count), post_id=post_id)
+        for post_id, date, count in rows
+        if date is not None
+    ]
+    kinds = await session.execute(
+        select(ReactionCount.reaction, func.sum(ReactionCount.count))
+        .join(Post, Post.id == ReactionCount.post_id)
+        .where(condition)
+        .group_by(ReactionCount.reaction)
+    )
+    return _Imported(items, Counter({reaction: int(count) for reaction, count in kinds}))
+
+
+async def _with_details(session: AsyncSession, items: list[Item]) -> list[Item]:
+    """``items`` with the titles and reactions by type of the imported posts among them."""
+    wanted = [item.post_id for item in items if item.publication_id is None and item.post_id]
+    if not wanted:
+        return items
+    titles = {
+        post_id: title or first_line(text, 80) or "(media only)"
+        for post_id, text, title in await session.execute(
+            select(Post.id, Post.text, Post.title).where(Post.id.in_(wanted))
         )
-    return items
+    }
+    kinds: dict[int, dict[str, int]] = defaultdict(dict)
+    for post_id, reaction, count in await session.execute(
+        select(ReactionCount.post_id, ReactionCount.reaction, ReactionCount.count).where(
+            ReactionCount.post_id.in_(wanted)
+        )
+    ):
+        kinds[post_id][reaction] = count
+    return [
+        replace(item, title=titles[item.post_id], reactions=kinds.get(item.post_id, {}))
+        if item.publication_id is None and item.post_id in titles
+        else item
+        for item in items
+    ]
 
 
 async def _published(
@@ -234,10 +266,12 @@ async def _published(
             or (first_line(text, 80) if text else "")
             or (f"forward from {from_chat}" if from_chat else "(media only)")
         )
+        counts = dict(reactions.get(publication_id, {}))
         items.append(
             Item(
                 date=sent_at,
-                reactions=dict(reactions.get(publication_id, {})),
+                total=sum(counts.values()),
+                reactions=counts,
                 title=name,
                 post_id=post_id,
                 publication_id=publication_id,
@@ -284,46 +318,6 @@ async def _growth(session: AsyncSession, published: Sequence[Item]) -> list[Grow
     return growth
 
 
-def _summarise(
-    channel: Channel,
-    zone: str,
-    since: datetime | None,
-    imported: list[Item],
-    published: list[Item],
-    growth: list[Growth],
-) -> ChannelStats:
-    everything = imported + published
-    era = reaction_era(everything)
-    by_reaction: Counter[str] = Counter()
-    for item in everything:
-        by_reaction.update(item.reactions)
-    dates = [item.date for item in everything]
-    tz = ZoneInfo(zone)
-    top = sorted(
-        (item for item in everything if item.total),
-        key=lambda item: (-item.total, -item.date.timestamp()),
-    )[:TOP]
-    return ChannelStats(
-        channel_id=channel.id,
-        channel=channel.display_name,
-        zone=zone,
-        since=since,
-        imported=len(imported),
-        published=len(published),
-        first=min(dates, default=None),
-        last=max(dates, default=None),
-        reactions=sum(item.total for item in everything),
-        reacted_from=era[0].date if era else None,
-        era_messages=len(era),
-        by_reaction=by_reaction.most_common(5),
-        top=top,
-        growth=growth,
-        cells=heatmap(era, tz),
-        best_hours=best_slots(era, tz),
-        best_slots=best_slots(era, tz, by_weekday=True),
-    )
-
-
 async def channel_stats(
     session: AsyncSession, channel: Channel, *, zone: str, since: datetime | None = None
 ) -> ChannelStats:
@@ -332,7 +326,36 @@ async def channel_stats(
     sent_ids = {message_id for ids in messages.values() for message_id in ids}
     imported = await _imported(session, channel, since, sent_ids)
     growth = await _growth(session, published)
-    return _summarise(channel, zone, since, imported, published, growth)
+    everything = imported.items + published
+    by_reaction = imported.by_reaction
+    for item in published:
+        by_reaction.update(item.reactions)
+    top = sorted(
+        (item for item in everything if item.total),
+        key=lambda item: (-item.total, -item.date.timestamp()),
+    )[:TOP]
+    era = reaction_era(everything)
+    table = HourTable.of(era, ZoneInfo(zone))
+    return ChannelStats(
+        channel_id=channel.id,
+        channel=channel.display_name,
+        zone=zone,
+        since=since,
+        imported=len(imported.items),
+        published=len(published),
+        first=min((item.date for item in everything), default=None),
+        last=max((item.date for item in everything), default=None),
+        reactions=sum(item.total for item in everything),
+        reacted_from=era[0].date if era else None,
+        era_messages=len(era),
+        reacted=table.reacted,
+        by_reaction=by_reaction.most_common(5),
+        top=await _with_details(session, top),
+        growth=growth,
+        cells=table.heatmap(),
+        best_hours=table.best(),
+        best_slots=table.best(by_weekday=True),
+    )
 
 
 async def stats_for(
@@ -372,7 +395,11 @@ async def best_hours_of(
 async def _history(session: AsyncSession, channel: Channel) -> list[Item]:
     published, messages = await _published(session, channel, None)
     sent_ids = {message_id for ids in messages.values() for message_id in ids}
-    return await _imported(session, channel, None, sent_ids) + published
+    return (await _imported(session, channel, None, sent_ids)).items + published
+
+
+def _posts(count: int) -> str:
+    return f"{count:,} post" if count == 1 else f"{count:,} posts"
 
 
 def summary_lines(stats: ChannelStats) -> list[str]:
@@ -397,7 +424,7 @@ def summary_lines(stats: ChannelStats) -> list[str]:
     )
     if stats.best_hours:
         hours = ", ".join(
-            f"{slot.label} ({slot.score:.1f}× a typical post, {slot.messages} posts)"
+            f"{slot.label} ({slot.score:.1f}× a typical post, {_posts(slot.messages)})"
             for slot in stats.best_hours
         )
         days = ", ".join(slot.label for slot in stats.best_slots)
@@ -405,7 +432,7 @@ def summary_lines(stats: ChannelStats) -> list[str]:
         lines.append(f"Best weekday hours: {days}")
     else:
         lines.append(
-            f"Best hours: not enough history yet ({stats.era_messages} posts with reactions "
+            f"Best hours: not enough history yet ({_posts(stats.reacted)} with reactions "
             f"counted; {MIN_MESSAGES} needed)."
         )
     lines.append("Top posts:")

@@ -21,7 +21,7 @@ START = datetime(2026, 1, 5, tzinfo=UTC)  # a Monday
 
 
 def item(when: datetime, reactions: int) -> Item:
-    return Item(date=when, reactions={"👍": reactions} if reactions else {}, title="post")
+    return Item(date=when, total=reactions, reactions={"👍": reactions} if reactions else {})
 
 
 def local(day: int, hour: int, zone: ZoneInfo = BERLIN) -> datetime:
