@@ -4,7 +4,9 @@ fake Bot API in a thread. Includes the crash tests: `tgpipe run` killed with SIG
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import glob
+import io
 import json
 import os
 import shutil
@@ -92,6 +94,32 @@ def write_export(folder: Path) -> Path:
     return path
 
 
+def run_in_process(
+    args: tuple[str, ...], env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """`cli.main.main(args)` with ``env`` as the whole environment and ``cwd`` as the working
+    directory, its output and exit code as a finished child's."""
+    from cli.main import main
+
+    saved, here = dict(os.environ), Path.cwd()
+    out, err = io.StringIO(), io.StringIO()
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(list(args))
+                code = 0
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+    finally:
+        os.chdir(here)
+        os.environ.clear()
+        os.environ.update(saved)
+    return subprocess.CompletedProcess(tgpipe_command(*args), code, out.getvalue(), err.getvalue())
+
+
 class Tgpipe:
     """Runs `tgpipe` in one working directory against one store and one fake."""
 
@@ -108,15 +136,10 @@ class Tgpipe:
         )
 
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            tgpipe_command(*args),
-            cwd=self.workdir,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        """`tgpipe ARGS` run to its end, in this process: the entry point as the executable
+        calls it, in the child's environment and directory, without the second of start-up
+        a new process costs (what runs beside others — `run` — is a real process: start)."""
+        done = run_in_process(args, self.env, self.workdir)
         if check:
             assert done.returncode == 0, f"tgpipe {' '.join(args)}: {done.stderr}"
         return done
