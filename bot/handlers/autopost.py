@@ -21,11 +21,11 @@ from aiogram.types import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.filters import HasAccess
-from bot.handlers.queue import choose_chat, target_for, usage_reply
+from bot.handlers.queue import choose_chat, take_choice, target_for, usage_reply
 from bot.middlewares import AfterCommit
 from config.settings import Settings
 from pipeline.access import Access
-from pipeline.errors import NotFoundError, UsageError
+from pipeline.errors import UsageError
 from pipeline.publish import autopost
 from pipeline.publish.cron import validate_cron, validate_timezone
 from pipeline.store.models import Channel
@@ -191,14 +191,11 @@ async def on_rule_to(
     state: FSMContext,
     after_commit: AfterCommit,
 ) -> None:
-    target = await session.get(Channel, callback_data.chat)
-    if target is None or target.target_since is None or not access.allows(target.id):
-        raise NotFoundError("no such chat")
-    waiting = (await state.get_data()).get("rule")
-    if await state.get_state() != AddingRule.chat.state or not isinstance(waiting, dict):
+    choice = await take_choice(session, access, state, callback_data.chat, AddingRule.chat, "rule")
+    if choice is None:
         await query.answer("That rule is no longer waiting: send /autopost add again.")
         return
-    await state.clear()
+    target, waiting = choice
     text = await _add(session, access, query.from_user, target, waiting["cron"], waiting["zone"])
     if isinstance(query.message, Message):
         after_commit.append(partial(query.message.edit_text, text))

@@ -21,10 +21,10 @@ from aiogram.types import CallbackQuery, Message, User
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.filters import HasAccess
-from bot.handlers.queue import choose_chat
+from bot.handlers.queue import choose_chat, take_choice
 from config.settings import Settings
 from pipeline.access import Access
-from pipeline.errors import NotFoundError, ParseError
+from pipeline.errors import ParseError
 from pipeline.ingest.archive import safe_extract
 from pipeline.ingest.importer import ImportOptions, import_paths
 from pipeline.ingest.report import FileReport, ImportReport
@@ -169,18 +169,17 @@ async def cmd_import_into(
     query: CallbackQuery,
     callback_data: ImportInto,
     bot: Bot,
+    session: AsyncSession,
     session_factory: SessionFactory,
     settings: Settings,
     access: Access,
     state: FSMContext,
 ) -> None:
-    if not access.allows(callback_data.chat):
-        raise NotFoundError("no such chat")
-    kept = (await state.get_data()).get("upload")
-    if await state.get_state() != Uploading.chat.state or not isinstance(kept, dict):
+    choice = await take_choice(session, access, state, callback_data.chat, Uploading.chat, "upload")
+    if choice is None:
         await query.answer("That upload is no longer waiting: send the export again.")
         return
-    await state.clear()
+    target, kept = choice
     await query.answer()
     if not isinstance(query.message, Message):
         return
@@ -188,7 +187,7 @@ async def cmd_import_into(
     status = await query.message.edit_text(f"⏳ Importing {html.quote(upload.name)}…")
     if isinstance(status, Message):
         await _import_upload(
-            status, bot, upload, callback_data.chat, session_factory, settings, query.from_user
+            status, bot, upload, target.id, session_factory, settings, query.from_user
         )
 
 

@@ -12,6 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
 from aiogram import Bot, F, Router, html
 from aiogram.dispatcher.event.bases import SkipHandler
@@ -235,6 +236,27 @@ async def choose_chat(
     await message.answer(question, reply_markup=builder.as_markup())
 
 
+async def take_choice(
+    session: AsyncSession,
+    access: Access,
+    state: FSMContext,
+    chat_id: int,
+    waiting: State,
+    key: str,
+) -> tuple[Channel, dict[str, Any]] | None:
+    """What a button of :func:`choose_chat` chose: the chat (one of the sender's, else not
+    found) and the request that waited for it in the FSM under ``key``, taken out; None when
+    none waits (pressed twice, or after another request replaced it)."""
+    target = await session.get(Channel, chat_id)
+    if target is None or target.target_since is None or not access.allows(target.id):
+        raise NotFoundError("no such chat")
+    request = (await state.get_data()).get(key)
+    if await state.get_state() != waiting.state or not isinstance(request, dict):
+        return None
+    await state.clear()
+    return target, request
+
+
 async def _choose_target(
     message: Message, session: AsyncSession, access: Access, post_id: int, due: datetime
 ) -> None:
@@ -391,14 +413,13 @@ async def on_forward_to(
     after_commit: AfterCommit,
     courier: Courier | None = None,
 ) -> None:
-    target = await session.get(Channel, callback_data.chat)
-    if target is None or target.target_since is None or not access.allows(target.id):
-        raise NotFoundError("no such chat")
-    waiting = (await state.get_data()).get("forward")
-    if await state.get_state() != Forwarding.chat.state or not isinstance(waiting, dict):
+    choice = await take_choice(
+        session, access, state, callback_data.chat, Forwarding.chat, "forward"
+    )
+    if choice is None:
         await query.answer("That forward is no longer waiting: send /forward again.")
         return
-    await state.clear()
+    target, waiting = choice
     due = max(datetime.fromtimestamp(waiting["at"], UTC), now_utc())
     text = await _forward(
         session, settings, query.from_user, waiting["source"], waiting["message"], target, due
