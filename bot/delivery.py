@@ -317,6 +317,9 @@ class Courier:
     async def serve(self, stop: asyncio.Event) -> None:
         """Deliver until ``stop`` is set; then finish what is in flight."""
         keeper = asyncio.create_task(self._keep_leases(stop))
+        # A stop ends the pause between looks at the queue at once, not up to POLL_SECONDS
+        # later (every SIGTERM, and every test's teardown, waited for it).
+        waker = asyncio.create_task(self._wake_on(stop))
         pruned = self.clock()
         try:
             while not stop.is_set():
@@ -328,9 +331,16 @@ class Courier:
                     continue
                 await self._pause(self._until_next())
         finally:
+            waker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await waker
             await self.drain()
             stop.set()
             await keeper
+
+    async def _wake_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self.wake.set()
 
     async def _prune(self) -> None:
         await claims.prune_send_log(self.factory, self.clock())
