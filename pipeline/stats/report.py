@@ -160,8 +160,13 @@ class _Imported:
 
 
 async def _imported(
-    session: AsyncSession, channel: Channel, since: datetime | None, sent_ids: set[int]
+    session: AsyncSession,
+    channel: Channel,
+    since: datetime | None,
+    sent_ids: set[int],
+    kinds: bool,
 ) -> _Imported:
+    """The channel's dated posts; with ``kinds``, its reactions summed by type too."""
     condition = and_(Post.channel_id == channel.id, Post.date.is_not(None))
     if since is not None:
         condition = and_(condition, Post.date >= since)
@@ -189,13 +194,16 @@ async def _imported(
         for post_id, date, count in rows
         if date is not None
     ]
-    kinds = await session.execute(
-        select(ReactionCount.reaction, func.sum(ReactionCount.count))
-        .join(Post, Post.id == ReactionCount.post_id)
-        .where(condition)
-        .group_by(ReactionCount.reaction)
-    )
-    return _Imported(items, Counter({reaction: int(count) for reaction, count in kinds}))
+    by_reaction: Counter[str] = Counter()
+    if kinds:
+        for reaction, count in await session.execute(
+            select(ReactionCount.reaction, func.sum(ReactionCount.count))
+            .join(Post, Post.id == ReactionCount.post_id)
+            .where(condition)
+            .group_by(ReactionCount.reaction)
+        ):
+            by_reaction[reaction] = int(count)
+    return _Imported(items, by_reaction)
 
 
 async def _with_details(session: AsyncSession, items: list[Item]) -> list[Item]:
@@ -322,9 +330,7 @@ async def channel_stats(
     session: AsyncSession, channel: Channel, *, zone: str, since: datetime | None = None
 ) -> ChannelStats:
     """The figures of ``channel``, its hours read in ``zone``, from ``since`` on (aware)."""
-    published, messages = await _published(session, channel, since)
-    sent_ids = {message_id for ids in messages.values() for message_id in ids}
-    imported = await _imported(session, channel, since, sent_ids)
+    imported, published = await _history(session, channel, since, kinds=True)
     growth = await _growth(session, published)
     everything = imported.items + published
     by_reaction = imported.by_reaction
@@ -389,13 +395,18 @@ async def best_hours_of(
     session: AsyncSession, channel: Channel, zone: str, count: int
 ) -> list[Slot]:
     """The ``count`` best hours of day of ``channel``'s whole history in ``zone``."""
-    return best_slots(await _history(session, channel), ZoneInfo(zone), count=count)
+    imported, published = await _history(session, channel, None, kinds=False)
+    return best_slots(imported.items + published, ZoneInfo(zone), count=count)
 
 
-async def _history(session: AsyncSession, channel: Channel) -> list[Item]:
-    published, messages = await _published(session, channel, None)
+async def _history(
+    session: AsyncSession, channel: Channel, since: datetime | None, *, kinds: bool
+) -> tuple[_Imported, list[Item]]:
+    """The channel's imported posts and its publications; a message tgpipe sent that an
+    export brought back is among the publications only."""
+    published, messages = await _published(session, channel, since)
     sent_ids = {message_id for ids in messages.values() for message_id in ids}
-    return (await _imported(session, channel, None, sent_ids)).items + published
+    return await _imported(session, channel, since, sent_ids, kinds), published
 
 
 def _posts(count: int) -> str:
