@@ -21,6 +21,7 @@ import hashlib
 import heapq
 import logging
 import sys
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -179,6 +180,42 @@ class _Pending:
 _SCORED_TOGETHER = 500
 
 
+class KnownNodes:
+    """The nodes an import met in its earlier batches, reused instead of read again.
+
+    In a channel of one layout, each batch's candidates are mostly the posts of the batches
+    before it: reading them back (row, words, rank) was a third of the import's time, and
+    grew with the channel. Only the writer changes posts while it imports, and every change
+    to a post's standing goes through its node, so a kept node stays true; the writer
+    forgets the posts it sights again (their counts, text or message ids may change their
+    rank). Bounded, least recently met first out, without shingles (most of a node's memory).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._nodes: OrderedDict[int, Node] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def get(self, post_id: int) -> Node | None:
+        return self._nodes.get(post_id)
+
+    def keep(self, nodes: Iterable[Node]) -> None:
+        for node in nodes:
+            node.forget_text()
+            if node.words is not None:
+                node.body = ""  # only needed to find the words
+            self._nodes[node.id] = node
+            self._nodes.move_to_end(node.id)
+        while len(self._nodes) > self._limit:
+            self._nodes.popitem(last=False)
+
+    def forget(self, post_ids: Iterable[int]) -> None:
+        for post_id in post_ids:
+            self._nodes.pop(post_id, None)
+
+
 class Clusterer:
     """Settles the clusters around posts that were just added or changed, in one session."""
 
@@ -188,6 +225,7 @@ class Clusterer:
         threshold: float,
         staged: StagedKeys | None = None,
         hot: set[int] | None = None,
+        known: KnownNodes | None = None,
     ) -> None:
         self._session = session
         self._threshold = threshold
@@ -195,6 +233,7 @@ class Clusterer:
         # Keys known to be hot and marked, kept by the caller from one batch to the next:
         # their holders (thousands, in a channel of one layout) are never read again.
         self.known_hot = hot if hot is not None else set()
+        self._known = known  # nodes of earlier batches, kept by the caller the same way
         self._nodes: dict[int, Node] = {}
         self._neighbours: dict[int, dict[int, float]] = {}
         self._unindexed: dict[int, list[int]] = {}  # key -> added posts not in post_keys yet
@@ -272,6 +311,8 @@ class Clusterer:
                 )
                 node.stored = node.state
         await self._write(changes)
+        if self._known is not None:
+            self._known.keep(self._nodes.values())
         return changes
 
     def _decide(self, node: Node) -> None:
@@ -434,10 +475,16 @@ class Clusterer:
         missing = sorted(i for i in ids if i not in self._nodes)
         if not missing:
             return set()
-        nodes = await load_nodes(self._session, missing)
-        for node in nodes:
+        found: list[Node] = []
+        if self._known is not None:
+            reused = [self._known.get(i) for i in missing]
+            found = [node for node in reused if node is not None]
+            missing = [i for i, node in zip(missing, reused, strict=True) if node is None]
+        if missing:
+            found.extend(await load_nodes(self._session, missing))
+        for node in found:
             self._nodes[node.id] = node
-        return {node.id for node in nodes}
+        return {node.id for node in found}
 
     async def _write(self, changes: list[Change]) -> None:
         if changes:

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from pipeline.dedup import features as dedup_features
-from pipeline.dedup.cluster import Change, Clusterer, Node, rank_of, refined_keys
+from pipeline.dedup.cluster import Change, Clusterer, KnownNodes, Node, rank_of, refined_keys
 from pipeline.dedup.features import Features, words_of
 from pipeline.dedup.signature import KEY_SHINGLE, exact_key, lsh_keys
 from pipeline.dedup.similarity import DEFAULT_THRESHOLD
@@ -50,6 +50,9 @@ from pipeline.store.values import among, dialect_name
 from pipeline.usernames import normalise_username
 
 BATCH_SIZE = 2000
+# Nodes of earlier batches kept for the clustering of later ones (see KnownNodes): enough
+# for a channel of one layout's recent batches, ~1 KB each.
+KNOWN_NODES = 5 * BATCH_SIZE
 
 _POST_COLUMNS = (
     "id", "channel_id", "text", "entities", "media", "link_preview", "title", "forwarded_from",
@@ -261,6 +264,7 @@ class PostWriter:
         # New posts' dedup keys, written to post_keys in large sorted runs (see staging.py).
         self._staged = StagedKeys()
         self._hot_keys: set[int] = set()  # dedup keys found hot (see Clusterer)
+        self._known_nodes = KnownNodes(KNOWN_NODES)
 
     async def set_channel(self, channel: Channel | None) -> None:
         await self.flush()
@@ -302,11 +306,14 @@ class PostWriter:
         )
         await self._add_sightings(known, fresh=False)
         changed, replaced, removed_keys = await self._refresh_known(known)
+        self._known_nodes.forget(post_id for _, post_id in known)
         # A post of this batch whose text a later sighting in it replaced was re-keyed in the
         # store already: the clusterer reads it back as it now is, and its first keys are
         # not staged.
         kept = [(item, pid) for item, pid in zip(new, new_ids, strict=True) if pid not in replaced]
-        clusterer = Clusterer(self._session, self._threshold, self._staged, self._hot_keys)
+        clusterer = Clusterer(
+            self._session, self._threshold, self._staged, self._hot_keys, self._known_nodes
+        )
         for item, post_id in kept:
             clusterer.add(self._node(item.post, post_id), indexed=False)
         clusterer.rekeyed(replaced)

@@ -484,8 +484,11 @@ def test_import_order_does_not_change_the_clusters(backend: str) -> None:
             hot = data.draw(st.sampled_from([1, 2, 4, HOT_KEY]), label="hot key from")
             # Candidates read a few posts' at a time, and let go again after.
             together = data.draw(st.sampled_from([1, 3, 500]), label="posts scored together")
+            # Nodes of earlier batches reused, none, a few (so some are read again) or all.
+            known = data.draw(st.sampled_from([0, 3, writer.KNOWN_NODES]), label="known nodes")
             with (
                 mock.patch("pipeline.dedup.cluster._SCORED_TOGETHER", together),
+                mock.patch.object(writer, "KNOWN_NODES", known),
                 mock.patch.object(writer, "BATCH_SIZE", batch),
                 mock.patch.object(staging, "LIMIT", held),
                 mock.patch("pipeline.dedup.cluster.HOT_KEY", hot),

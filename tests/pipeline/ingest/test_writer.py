@@ -139,6 +139,28 @@ async def test_newer_views_can_change_which_copy_is_canonical(
 
 
 @pytest.mark.parametrize("batch", [1, 2000], ids=["apart", "one batch"])
+async def test_a_post_sighted_again_later_in_a_file_is_ranked_by_its_new_counts(
+    session_factory: SessionFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int
+) -> None:
+    # Apart, message 5's batch meets the stored message 7 first (and keeps its node for the
+    # next batches, see KnownNodes); the next batch brings 7's newer views, which must count.
+    monkeypatch.setattr("pipeline.ingest.writer.BATCH_SIZE", batch)
+    first = write_export(
+        tmp_path / "june/result.json", [Message(7, TEXT, extra={"views": 10})], taken_at=T1
+    )
+    later = write_export(
+        tmp_path / "july/result.json",
+        [Message(5, TEXT, extra={"views": 20}), Message(7, TEXT, extra={"views": 30})],
+        taken_at=T2,
+    )
+    await import_paths(session_factory, [first])
+    await import_paths(session_factory, [later])
+    async with unit_of_work(session_factory) as session:
+        (canonical,) = await list_posts(session)
+    assert canonical.views == 30
+
+
+@pytest.mark.parametrize("batch", [1, 2000], ids=["apart", "one batch"])
 async def test_an_edit_later_in_the_same_file_leaves_only_its_keys(
     session_factory: SessionFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, batch: int
 ) -> None:
