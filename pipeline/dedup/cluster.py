@@ -205,7 +205,10 @@ class KnownNodes:
         for node in nodes:
             node.forget_text()
             if node.words is not None:
+                # Interned like the words of stored posts: most are the template's.
+                node.words = tuple(map(sys.intern, node.words))
                 node.body = ""  # only needed to find the words
+                node.keys = None  # they follow from the words again, when they are needed
             self._nodes[node.id] = node
             self._nodes.move_to_end(node.id)
         while len(self._nodes) > self._limit:
@@ -234,6 +237,7 @@ class Clusterer:
         # their holders (thousands, in a channel of one layout) are never read again.
         self.known_hot = hot if hot is not None else set()
         self._known = known  # nodes of earlier batches, kept by the caller the same way
+        self._met: set[int] = set()  # posts read here, or that met candidates: kept after
         self._nodes: dict[int, Node] = {}
         self._neighbours: dict[int, dict[int, float]] = {}
         self._unindexed: dict[int, list[int]] = {}  # key -> added posts not in post_keys yet
@@ -312,7 +316,9 @@ class Clusterer:
                 node.stored = node.state
         await self._write(changes)
         if self._known is not None:
-            self._known.keep(self._nodes.values())
+            # Only posts that share keys with others are kept: the new posts of a normal
+            # channel, which meet nothing, would crowd out the few it meets again.
+            self._known.keep(self._nodes[i] for i in self._met)
         return changes
 
     def _decide(self, node: Node) -> None:
@@ -366,6 +372,8 @@ class Clusterer:
                 found.update(self._unindexed.get(key, ()))
             found.discard(node.id)
             found.discard(0)  # a hot mark's row, if a key equals one by chance
+            if found:
+                self._met.add(node.id)
         # A part of the posts at a time, and the shingles of a candidate that resembles none of
         # them let go after its last part: memory then follows the neighbours a batch has
         # more than its candidates (in a channel of one layout, tens of thousands that share
@@ -484,7 +492,9 @@ class Clusterer:
             found.extend(await load_nodes(self._session, missing))
         for node in found:
             self._nodes[node.id] = node
-        return {node.id for node in found}
+        read = {node.id for node in found}
+        self._met |= read
+        return read
 
     async def _write(self, changes: list[Change]) -> None:
         if changes:

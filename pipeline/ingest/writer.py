@@ -50,9 +50,9 @@ from pipeline.store.values import among, dialect_name
 from pipeline.usernames import normalise_username
 
 BATCH_SIZE = 2000
-# Nodes of earlier batches kept for the clustering of later ones (see KnownNodes): enough
-# for a channel of one layout's recent batches, ~1 KB each.
-KNOWN_NODES = 5 * BATCH_SIZE
+# Nodes of earlier batches kept for the clustering of later ones (see KnownNodes), ~1 KB
+# each: a channel of one layout meets its whole history, a normal channel hardly any.
+KNOWN_NODES = 50_000
 
 _POST_COLUMNS = (
     "id", "channel_id", "text", "entities", "media", "link_preview", "title", "forwarded_from",
