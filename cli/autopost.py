@@ -6,14 +6,23 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.common import open_store, print_json, print_line, print_table, run, settings_of
+from cli.common import (
+    at_least,
+    group,
+    open_store,
+    print_json,
+    print_line,
+    print_table,
+    run,
+    settings_of,
+)
 from pipeline.errors import UsageError
 from pipeline.store.enums import AutopostPolicy
 
 if TYPE_CHECKING:
     from pipeline.publish.autopost import RuleView
 
-app = typer.Typer(help="Recurring posting of drafts to a chat.", no_args_is_help=True)
+app = group("Recurring posting of drafts to a chat.")
 
 RULE_ID = typer.Argument(metavar="ID", help="The rule's id (see `tgpipe autopost list`).")
 
@@ -40,7 +49,10 @@ def cmd_add(
     per_day: Annotated[
         int,
         typer.Option(
-            "--per-day", metavar="N", min=1, max=12, help="With --at best: posts a day (default 3)."
+            "--per-day",
+            metavar="N",
+            callback=at_least(1, 12),
+            help="With --at best: posts a day, 1 to 12.",
         ),
     ] = 3,
     tz: Annotated[
@@ -58,12 +70,17 @@ def cmd_add(
     ] = None,
     policy: Annotated[
         AutopostPolicy,
-        typer.Option(help="Which draft: oldest, newest, random, or top (most reactions)."),
+        typer.Option(
+            metavar="POLICY",
+            help="Which draft: oldest, newest, random, or top (most reactions).",
+        ),
     ] = AutopostPolicy.OLDEST,
     silent: Annotated[bool, typer.Option("--silent", help="Send without notification.")] = False,
 ) -> None:
-    """Add a rule: at every time EXPR matches (or at the chat's best hours), publish the
-    next draft to the chat."""
+    """Add a rule that publishes the next draft at set times.
+
+    At every time EXPR matches (--cron), or at the chat's best hours (--at best), the next
+    draft is published to the chat."""
     # The store (SQLAlchemy) and the scheduler's triggers (APScheduler) are imported in the
     # commands: start-up stays under 1 s.
     from pipeline.channels import find_channel

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
+from typer.core import TyperArgument, TyperGroup
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -32,6 +33,50 @@ def console() -> Console:
     from rich.console import Console
 
     return Console()
+
+
+class _PlainArgument(TyperArgument):
+    """An argument as a manual writes it: its metavar alone (typer adds ``<list[Path]>``),
+    in brackets when optional, ``...`` when it takes several."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return f"{name}..." if self.nargs != 1 else name
+
+
+class PlainHelp(TyperGroup):
+    """The root command: every command's arguments under it written as :class:`_PlainArgument`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        pending: list[Any] = [self]
+        while pending:
+            command = pending.pop()
+            pending.extend(getattr(command, "commands", {}).values())
+            for param in command.params:
+                if type(param) is TyperArgument:
+                    param.__class__ = _PlainArgument
+
+
+def group(help: str) -> typer.Typer:
+    """A command group, its help plain text like the rest (see :data:`HELP`)."""
+    return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None)
+
+
+def at_least(low: int, high: int | None = None) -> Callable[[int | None], int | None]:
+    """A check of an integer option, said in words on error (typer's own range check would
+    also print ``[x>=1]`` into every --help)."""
+
+    def check(value: int | None) -> int | None:
+        if value is not None and (value < low or (high is not None and value > high)):
+            bound = f"from {low} to {high}" if high is not None else f"{low} or more"
+            raise typer.BadParameter(f"{value} is not {bound}")
+        return value
+
+    return check
 
 
 def settings_of(ctx: typer.Context) -> Settings:

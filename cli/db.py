@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from cli.common import console, run, settings_of
+from cli.common import console, group, run, settings_of
 
-app = typer.Typer(help="Manage the post store's schema.", no_args_is_help=True)
+app = group("Manage the post store's schema.")
 
 
 @app.command("upgrade")
 def cmd_upgrade(ctx: typer.Context) -> None:
-    """Create the store or bring it to the newest schema (safe to run again)."""
+    """Create the store or bring it to the newest schema.
+
+    Safe to run again. SQLite stores upgrade themselves on first use; a PostgreSQL store
+    is upgraded only by this command."""
     # alembic and SQLAlchemy are imported in the commands: start-up stays under 1 s.
     from pipeline.store import migrate
     from pipeline.store.db import create_engine
@@ -37,7 +40,7 @@ def cmd_upgrade(ctx: typer.Context) -> None:
 
 @app.command("current")
 def cmd_current(ctx: typer.Context) -> None:
-    """Show the store's schema revision and the newest one this tgpipe knows."""
+    """Show the store's schema revision and the newest one."""
     from pipeline.store import migrate
     from pipeline.store.db import create_engine
 

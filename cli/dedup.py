@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.common import console, open_store, print_json, run, settings_of
+from cli.common import console, group, open_store, print_json, run, settings_of
 
 if TYPE_CHECKING:
     from pipeline.dedup.index import RebuildResult
 
-app = typer.Typer(help="Find duplicates across the whole store.", no_args_is_help=True)
+app = group("Find duplicates across the whole store.")
 
 
 @app.command("rebuild")
@@ -19,10 +19,11 @@ def cmd_rebuild(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for other tools.")] = False,
 ) -> None:
-    """Re-index every post and find its duplicates again with TGPIPE_DEDUP_THRESHOLD.
+    """Find every post's duplicates again, from scratch.
 
-    Imports do this by themselves when the threshold or tgpipe's dedup changed; this does it
-    now, e.g. to try another threshold before the next import.
+    Re-indexes every post and clusters them with TGPIPE_DEDUP_THRESHOLD. Imports do this
+    by themselves when the threshold or tgpipe's dedup changed; this does it now, e.g. to
+    try another threshold before the next import.
     """
     # The dedup index (numpy) is imported in the command: start-up stays under 1 s.
     from pipeline.dedup.index import rebuild

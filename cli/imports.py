@@ -15,22 +15,54 @@ if TYPE_CHECKING:
 
     from pipeline.ingest.report import FileReport, ImportReport
 
-FORMAT_HELP = "auto, desktop-json, desktop-html, text, web-html or article"
+FORMAT_HELP = "The format of every file (see Formats below); auto detects each one's."
+
+
+def _known_format(value: str) -> str:
+    from pipeline.ingest.model import FORMATS
+
+    if value != "auto" and value not in FORMATS:
+        raise typer.BadParameter(f"unknown format {value!r} (known: auto, {', '.join(FORMATS)})")
+    return value
 
 
 def cmd_import(
     ctx: typer.Context,
-    paths: Annotated[
-        list[Path], typer.Argument(metavar="PATH...", help="Export files or folders.")
-    ],
-    format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "auto",
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Export files or folders.")],
+    format: Annotated[
+        str,
+        typer.Option("--format", "-f", metavar="FORMAT", callback=_known_format, help=FORMAT_HELP),
+    ] = "auto",
     channel: Annotated[
         str | None,
-        typer.Option(help="The chat to import from a full export, or the channel a copy is of."),
+        typer.Option(
+            metavar="CHAT",
+            help="The chat to import from a full-account export, or the channel a text copy "
+            "is of (@name or title).",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Import channel exports; exits non-zero when any file was rejected."""
+    """Import channel exports into the store.
+
+    A folder is walked for .json, .html, .htm and .txt files. Each file's format is detected
+    from its content, or forced with --format. Every post is checked against the store for
+    duplicates: the same message seen again is stored once, with each place it was seen.
+    Exits 1 when any file was rejected; the others are still imported, and nothing of a
+    rejected file is written.
+
+    \b
+    Formats:
+      desktop-json  Telegram Desktop's "Export chat history" as JSON: result.json
+                    of one chat, or of a whole account (--channel picks a chat)
+      desktop-html  the same export as HTML (messages.html, messages2.html, ...):
+                    give the folder or the first page
+      text          a plain-text copy of a channel's web preview (select all on
+                    t.me/s/NAME); --channel names it if the copy does not
+      web-html      a saved t.me/s/NAME page
+      article       a web article, saved as HTML or copied as text: one draft
+                    post, without the site's menus, ads and footers
+    """
     # The importer (lxml, trafilatura, numpy) and rich are imported in the command: start-up
     # stays under 1 s.
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from cli import autopost, db, dedup, imports, posts, publishing, stats
-from cli.common import print_error, run, settings_of
+from cli.common import PlainHelp, print_error, run, settings_of
 from pipeline.errors import ConfigError, TgpipeError
 
 app = typer.Typer(
@@ -18,6 +18,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    # Plain help, like git's and ripgrep's: no boxes, no <type> columns, the same in a pipe.
+    rich_markup_mode=None,
+    cls=PlainHelp,
 )
 app.add_typer(db.app, name="db")
 app.add_typer(posts.app, name="posts")
@@ -84,7 +87,10 @@ def cmd_run(
         ),
     ] = None,
 ) -> None:
-    """Run the bot, the delivery loop and the scheduler until SIGTERM or Ctrl-C."""
+    """Run the bot, the delivery loop and the scheduler.
+
+    Until SIGTERM or Ctrl-C: polls Telegram for updates (or takes them at --webhook),
+    sends what is due and fires the autopost rules."""
     from bot.app import run_bot  # aiogram is only imported by the commands that talk to Telegram
 
     settings = settings_of(ctx)
@@ -95,7 +101,7 @@ def cmd_run(
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: domain errors become one line on stderr and an exit code."""
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = app(args=argv, prog_name="tgpipe", standalone_mode=False)
     except typer.TyperException as exc:
         # typer's own argument errors, in the same one-line shape as tgpipe's (exit 2).
         if type(exc).__name__ == "NoArgsIsHelpError":

@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.common import console, open_store, print_json, run, settings_of
+from cli.common import at_least, console, group, open_store, print_json, run, settings_of
 from pipeline.store.enums import PostStatus
 
 if TYPE_CHECKING:
     from pipeline.posts import PostView
 
-app = typer.Typer(help="Browse the posts in the store.", no_args_is_help=True)
+app = group("Browse the posts in the store.")
 
 SHOWN = 50  # posts in the table when no --limit is given
 
@@ -22,17 +22,24 @@ def cmd_list(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for other tools.")] = False,
     channel: Annotated[
-        str | None, typer.Option(help="Only this channel (@username, title or id).")
+        str | None,
+        typer.Option(metavar="CHANNEL", help="Only this channel (@username, title or id)."),
     ] = None,
-    status: Annotated[PostStatus | None, typer.Option(help="Only posts in this state.")] = None,
+    status: Annotated[
+        PostStatus | None,
+        typer.Option(
+            metavar="STATE",
+            help=f"Only posts in this state: {', '.join(s.value for s in PostStatus)}.",
+        ),
+    ] = None,
     include_duplicates: Annotated[
         bool, typer.Option("--include-duplicates", help="Also list posts kept as duplicates.")
     ] = False,
     limit: Annotated[
         int | None,
         typer.Option(
-            min=1,
             metavar="N",
+            callback=at_least(1),
             help=f"At most N posts. Without it the table shows the {SHOWN} newest, and --json "
             "prints every post.",
         ),
@@ -122,7 +129,7 @@ def cmd_show(
     post_id: Annotated[int, typer.Argument(metavar="ID", help="The post's id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for other tools.")] = False,
 ) -> None:
-    """Show one post: text, metadata, where it was seen, and its duplicates."""
+    """Show one post: text, metadata, sources and duplicates."""
     from rich.text import Text
 
     from pipeline.posts import get_post, iso_utc

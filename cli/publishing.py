@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.common import open_store, print_json, print_line, print_table, run, settings_of
+from cli.common import (
+    group,
+    open_store,
+    print_json,
+    print_line,
+    print_table,
+    run,
+    settings_of,
+)
 from pipeline.errors import UsageError
 from pipeline.publish.when import WhenError, describe_local, parse_when
 from pipeline.store.enums import PublicationState
@@ -20,9 +28,7 @@ if TYPE_CHECKING:
     from pipeline.publish.targets import TargetView
     from pipeline.store.models import Publication
 
-channels_app = typer.Typer(
-    help="The channels and groups tgpipe publishes to.", no_args_is_help=True
-)
+channels_app = group("The channels and groups tgpipe publishes to.")
 
 CHAT_HELP = "The target chat: @name, a t.me/name link or its id (-100...)."
 WHEN_HELP = (
@@ -39,7 +45,9 @@ NEGATIVE_IDS = {"ignore_unknown_options": True}
 def cmd_channels_add(
     ctx: typer.Context, chat: Annotated[str, typer.Argument(metavar="CHAT", help=CHAT_HELP)]
 ) -> None:
-    """Check with Telegram that the bot may post to CHAT, and make it a publishing target."""
+    """Make a chat a publishing target.
+
+    Checks with Telegram first that the bot is in CHAT and may post there."""
     from bot.app import create_bot  # aiogram only for the commands that talk to Telegram
     from bot.targets import check_chat
     from pipeline.publish.targets import record_target
@@ -143,7 +151,7 @@ def cmd_forward(
     ],
     message_ids: Annotated[
         list[int],
-        typer.Argument(metavar="MESSAGE_ID...", help="Message ids (all ids of an album)."),
+        typer.Argument(metavar="MESSAGE_ID", help="Message ids (all ids of an album)."),
     ],
     to: Annotated[str, typer.Option("--to", metavar="CHAT", help=CHAT_HELP)],
     at: Annotated[str, typer.Option("--at", metavar="WHEN", help=WHEN_HELP)],
@@ -185,13 +193,21 @@ def cmd_queue(
     ] = None,
     state: Annotated[
         list[PublicationState] | None,
-        typer.Option("--state", help="Only publications in this state (repeatable)."),
+        typer.Option(
+            "--state",
+            metavar="STATE",
+            help="Only publications in this state (repeatable): "
+            f"{', '.join(s.value for s in PublicationState)}.",
+        ),
     ] = None,
     everything: Annotated[
         bool, typer.Option("--all", help="Also sent, failed, cancelled and missed ones.")
     ] = False,
 ) -> None:
-    """Show the queue: what is scheduled, being sent, or needs a decision (unknown)."""
+    """Show what is scheduled, being sent, or needs a decision.
+
+    A publication whose delivery is unknown (tgpipe stopped while sending it) waits for
+    `tgpipe resolve`. --all also shows the sent, failed, cancelled and missed ones."""
     from pipeline.publish import queue as queue_lib
     from pipeline.publish.targets import find_target
     from pipeline.store.db import unit_of_work
@@ -254,7 +270,9 @@ def cmd_reschedule(
     publication_id: Annotated[int, typer.Argument(metavar="PUB_ID", help="The publication.")],
     at: Annotated[str, typer.Option("--at", metavar="WHEN", help=WHEN_HELP)],
 ) -> None:
-    """Move a publication to another time (a failed or missed one is planned again)."""
+    """Move a publication to another time.
+
+    A failed or missed publication is planned again for that time."""
     from pipeline.publish import queue as queue_lib
     from pipeline.store.db import unit_of_work
 
@@ -275,7 +293,10 @@ def cmd_resolve(
     sent: Annotated[bool, typer.Option("--sent", help="It did reach the chat.")] = False,
     resend: Annotated[bool, typer.Option("--resend", help="It did not: send it again.")] = False,
 ) -> None:
-    """Settle a publication whose delivery is unknown (tgpipe stopped while sending it)."""
+    """Settle a publication whose delivery is unknown.
+
+    tgpipe stopped while sending it, so it cannot know whether it reached the chat: look,
+    then say --sent if it did, or --resend to send it again."""
     if sent == resend:
         raise UsageError("resolve: give exactly one of --sent or --resend")
     from pipeline.publish import queue as queue_lib
@@ -309,9 +330,10 @@ def _summary(tally: Tally) -> str:
 
 
 def cmd_dispatch(ctx: typer.Context) -> None:
-    """Send everything due now, then exit (for cron); exit 1 if any publication failed.
+    """Send everything due now, then exit (for cron).
 
-    Safe beside a running `tgpipe run`: both claim from the same store."""
+    Exits 1 if any publication failed. Safe beside a running `tgpipe run`: both claim from
+    the same store."""
     from cli.delivery import dispatch_now
 
     settings = settings_of(ctx)
@@ -324,7 +346,9 @@ def cmd_dispatch(ctx: typer.Context) -> None:
 def cmd_post_next(
     ctx: typer.Context, to: Annotated[str, typer.Option("--to", metavar="CHAT", help=CHAT_HELP)]
 ) -> None:
-    """Publish the next draft for CHAT now (oldest first), for cron-driven posting."""
+    """Publish the next draft for a chat now (for cron).
+
+    The oldest draft first, through the same checks as a scheduled post."""
     from cli.delivery import post_next
 
     settings = settings_of(ctx)

@@ -70,9 +70,11 @@ def cmd_stats(
         ),
     ] = None,
 ) -> None:
-    """Per channel: messages, reactions in total and per post, top posts, the best hours
-    to post (from its whole history, imports included), and how the reactions of its
-    latest publications grew."""
+    """Show each channel's reactions, top posts and best hours.
+
+    Per channel: messages, reactions in total and per post, top posts, the best hours to
+    post (from its whole history, imports included), and how the reactions of its latest
+    publications grew."""
     from pipeline.publish.cron import validate_timezone
     from pipeline.publish.when import parse_since
     from pipeline.stats.report import stats_for, summary_lines

@@ -70,5 +70,5 @@ def test_missing_path(tgpipe, tmp_path: Path) -> None:
 
 def test_unknown_format(tgpipe) -> None:
     result = tgpipe("import", str(EXAMPLE), "--format", "csv")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error
     assert "unknown format 'csv'" in result.stderr
