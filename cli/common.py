@@ -29,10 +29,12 @@ T = TypeVar("T")
 
 @cache
 def console() -> Console:
-    """The rich console of the commands' human output (made on first use)."""
+    """The rich console of the commands' human output (made on first use). Off a terminal
+    it never wraps: a line written to a file or a pipe is the whole line, not 80 columns of
+    it (rich also leaves out colour there, and wherever NO_COLOR is set)."""
     from rich.console import Console
 
-    return Console()
+    return Console(soft_wrap=not sys.stdout.isatty())
 
 
 class _PlainArgument(TyperArgument):
@@ -120,27 +122,45 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
-def print_table(columns: Sequence[str], rows: Sequence[Sequence[object]], footer: str = "") -> None:
+def print_table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    footer: str = "",
+    *,
+    title: str = "",
+    right: Sequence[str] = (),
+    wrap: str | None = None,
+) -> None:
     """A table: aligned with rich on a terminal; off a terminal (a pipe, a file, cron's
-    mail) plain tab-separated lines at their full width, with a header line."""
+    mail) plain tab-separated lines at their full width, with a header line, and the
+    ``footer`` on stderr, out of the way of whatever reads the rows. ``right``: the
+    columns aligned right on a terminal (numbers); ``wrap``: the one column folded to fit
+    the terminal, the others kept whole (by default every column may fold)."""
     cells = [["—" if value is None else str(value) for value in row] for row in rows]
     if not sys.stdout.isatty():
         sys.stdout.write("\t".join(columns) + "\n")
         for row in cells:
             sys.stdout.write("\t".join(cell.replace("\t", " ") for cell in row) + "\n")
+        if footer:
+            sys.stderr.write(footer + "\n")
         return
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=title or None)
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(
+            column,
+            overflow="fold",
+            no_wrap=wrap is not None and column != wrap,
+            justify="right" if column in right else "left",
+        )
     for row in cells:
         table.add_row(*(Text(cell) for cell in row))
     console().print(table)
     if footer:
-        console().print(footer)
+        console().print(Text(footer))
 
 
 def print_line(message: str) -> None:

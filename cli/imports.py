@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.common import console, open_store, print_error, print_json, run, settings_of
+from cli.common import (
+    console,
+    open_store,
+    print_error,
+    print_json,
+    print_line,
+    print_table,
+    run,
+    settings_of,
+)
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -109,33 +118,30 @@ def cmd_import(
     # Rejections go to stderr in both modes, so cron logs show them beside the JSON.
     for item in report.files:
         for error in item.errors:
-            print_error(f"error: {error}")
+            print_error(f"tgpipe: error: {error}")
     if not report.ok:
         raise typer.Exit(1)
 
 
 def _print_report(report: ImportReport) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title=f"import run {report.run_id}")
-    table.add_column("file", overflow="fold", min_width=16)
-    for column in ("format", "parsed", "new", "duplicates", "near dup.", "skipped", "result"):
-        table.add_column(column, no_wrap=True, justify="left" if column == "format" else "right")
-    for item in report.files:
-        table.add_row(
-            Text(item.path),
+    rows = [
+        (
+            item.path,
             item.format or "?",
-            str(item.parsed),
-            str(item.new),
-            str(item.duplicates),
-            str(item.near_duplicates),
-            str(item.skipped),
-            "[red]rejected[/red]" if item.rejected else "[green]ok[/green]",
+            item.parsed,
+            item.new,
+            item.duplicates,
+            item.near_duplicates,
+            item.skipped,
+            "rejected" if item.rejected else "ok",
         )
-    console().print(table)
+        for item in report.files
+    ]
+    # Short headings: the file's path gets what is left of a terminal's width.
+    columns = ("file", "format", "parsed", "new", "dups", "near", "skipped", "result")
+    print_table(columns, rows, title=f"import run {report.run_id}", right=columns[2:7], wrap="file")
     for note in report.notes:
-        console().print(Text(f"note: {note}"))
+        print_line(f"note: {note}")
     for item in report.files:
         for note in item.notes:
-            console().print(Text(f"note: {item.path}: {note}"))
+            print_line(f"note: {item.path}: {note}")

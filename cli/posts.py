@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.common import at_least, console, group, open_store, print_json, run, settings_of
+from cli.common import (
+    at_least,
+    console,
+    group,
+    open_store,
+    print_json,
+    print_line,
+    print_table,
+    run,
+    settings_of,
+)
 from pipeline.store.enums import PostStatus
 
 if TYPE_CHECKING:
@@ -50,10 +61,6 @@ def cmd_list(
 ) -> None:
     """List posts, newest first."""
     # The store (SQLAlchemy) and rich are imported in the commands: start-up stays under 1 s.
-    from rich import box
-    from rich.table import Table
-    from rich.text import Text
-
     from pipeline.posts import count_posts, list_posts
     from pipeline.store.db import unit_of_work
 
@@ -83,30 +90,33 @@ def cmd_list(
         return
     if not posts:
         if channel is not None or status is not None:
-            console().print("No posts match.")
+            print_line("No posts match.")
         else:
-            console().print("No posts yet. Import an export with [bold]tgpipe import PATH[/bold].")
+            print_line("No posts yet. Import an export with tgpipe import PATH.")
         return
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for column in ("id", "date (UTC)", "channel", "title", "reactions", "status"):
-        table.add_column(column, justify="right" if column == "id" else "left")
+    rows = []
     for post in posts:
         reactions = " ".join(f"{_reaction_label(key)}{n}" for key, n in post.reactions.items())
         state = post.status + (f" → #{post.duplicate_of}" if post.duplicate_of else "")
-        table.add_row(
-            str(post.id),
-            post.date.strftime("%Y-%m-%d %H:%M") if post.date else "—",
-            post.channel or "—",
-            Text(_clip(post.title, 40) or _media_label(post)),
-            Text(_clip(reactions, 16)),
-            state,
+        rows.append(
+            (
+                post.id,
+                post.date.strftime("%Y-%m-%d %H:%M") if post.date else None,
+                post.channel,
+                # Clipped on a terminal only: off it, each row is the whole of it.
+                (_clip(post.title, 40) if sys.stdout.isatty() else post.title)
+                or _media_label(post),
+                (_clip(reactions, 16) if sys.stdout.isatty() else reactions) or None,
+                state,
+            )
         )
-    console().print(table)
     if total > len(posts):
         more = "--all" if limit is not None else "--limit N or --all"
-        console().print(f"the newest {len(posts)} of {total:,} posts ({more} for more)")
+        footer = f"the newest {len(posts)} of {total:,} posts ({more} for more)"
     else:
-        console().print(f"{len(posts)} post(s)")
+        footer = f"{len(posts)} post(s)"
+    columns = ("id", "date (UTC)", "channel", "title", "reactions", "status")
+    print_table(columns, rows, footer, right=("id",), wrap="title")
 
 
 def _clip(text: str, limit: int) -> str:

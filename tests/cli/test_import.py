@@ -52,8 +52,26 @@ def test_rejected_file_exits_non_zero_and_names_it(tgpipe, tmp_path: Path) -> No
     assert rejected["rejected"] == 1
     assert rejected["errors"][0].startswith(f"{bad}: ")
     assert report["files"][0]["new"] == 7
-    assert f"error: {bad}: " in result.stderr
+    assert result.stderr.startswith(f"tgpipe: error: {bad}: ")
+    assert result.stderr.count("\n") == 1
     assert len(tgpipe("posts", "list", "--json").json()) == 7
+
+
+def test_off_a_terminal_the_report_keeps_every_column(tgpipe, tmp_path: Path) -> None:
+    # A path longer than any terminal: nothing of it, nor of the columns after it, is cut.
+    deep = tmp_path.joinpath(*["a-rather-long-folder-name"] * 5)
+    deep.mkdir(parents=True)
+    bad = deep / "result.json"
+    bad.write_text("{")
+    result = tgpipe("import", str(EXAMPLE), str(bad))
+    header, *rows = result.stdout.splitlines()
+    assert header.split("\t") == [
+        "file", "format", "parsed", "new", "dups", "near", "skipped", "result",
+    ]  # fmt: skip
+    assert [row.split("\t") for row in rows] == [
+        [str(EXAMPLE / "result.json"), "desktop-json", "7", "7", "0", "0", "2", "ok"],
+        [str(bad), "?", "0", "0", "0", "0", "0", "rejected"],
+    ]
 
 
 def test_no_progress_bar_when_not_a_terminal(tgpipe) -> None:
