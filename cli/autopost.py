@@ -136,7 +136,10 @@ def cmd_list(
     settings = settings_of(ctx)
 
     async def fetch() -> list[RuleView]:
-        async with open_store(settings) as factory, unit_of_work(factory) as session:
+        async with (
+            open_store(settings, read_only=True) as factory,
+            unit_of_work(factory) as session,
+        ):
             return await autopost.list_rules(session, now_utc())
 
     rules = run(fetch())

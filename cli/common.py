@@ -95,18 +95,30 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 @asynccontextmanager
-async def open_store(settings: Settings) -> AsyncIterator[SessionFactory]:
-    """A session factory on a store at the newest revision (SQLite upgrades itself)."""
+async def open_store(
+    settings: Settings, *, read_only: bool = False
+) -> AsyncIterator[SessionFactory]:
+    """A session factory on a store at the newest revision (SQLite upgrades itself).
+
+    ``read_only``: a command that only reads, which answers as for an empty store, without
+    creating the embedded store's file, when there is none (a typo in a path, a command
+    run in the wrong folder, must not leave a tgpipe.db behind)."""
     from pipeline.store.db import create_engine, create_session_factory
     from pipeline.store.revision import is_at_head
 
-    engine = create_engine(settings.database_url)
+    if read_only and settings.missing_sqlite_file is not None:
+        from sqlalchemy.pool import StaticPool
+
+        # One connection, so the schema migrated into memory is the one the command reads.
+        engine = create_engine("sqlite+aiosqlite://", poolclass=StaticPool)
+    else:
+        engine = create_engine(settings.database_url)
     try:
         if not await is_at_head(engine):
             # alembic only when the store is to be created, upgraded or refused.
             from pipeline.store import migrate
 
-            await migrate.ensure_current(engine, auto_upgrade=settings.is_sqlite)
+            await migrate.ensure_current(engine, auto_upgrade=engine.dialect.name == "sqlite")
         yield create_session_factory(engine)
     finally:
         await engine.dispose()

@@ -47,6 +47,8 @@ def cmd_current(ctx: typer.Context) -> None:
     settings = settings_of(ctx)
 
     async def current() -> str | None:
+        if settings.missing_sqlite_file is not None:
+            return None  # and no file made to say so
         engine = create_engine(settings.database_url)
         try:
             return await migrate.current_revision_checked(engine)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -66,12 +68,15 @@ def root(
     # pydantic-settings is imported here, not with the module: `tgpipe --help` never gets here.
     from pydantic import ValidationError
 
-    from config.settings import Settings, format_validation_error
+    from config.settings import Settings, format_validation_error, unknown_variables
 
     try:
         ctx.obj = Settings()
     except ValidationError as exc:
         raise ConfigError(f"configuration error: {format_validation_error(exc)}") from None
+    for name, closest in unknown_variables(os.environ, Path(".env")):
+        hint = f" (did you mean {closest}?)" if closest else ""
+        print_error(f"tgpipe: warning: {name} is not a tgpipe setting; it is ignored{hint}")
 
 
 @app.command("run")

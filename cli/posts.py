@@ -69,7 +69,10 @@ def cmd_list(
     shown = limit if limit is not None or as_json or show_all else SHOWN
 
     async def fetch() -> tuple[list[PostView], int]:
-        async with open_store(settings) as factory, unit_of_work(factory) as session:
+        async with (
+            open_store(settings, read_only=True) as factory,
+            unit_of_work(factory) as session,
+        ):
             posts = await list_posts(
                 session,
                 channel=channel,
@@ -148,7 +151,10 @@ def cmd_show(
     settings = settings_of(ctx)
 
     async def fetch() -> PostView:
-        async with open_store(settings) as factory, unit_of_work(factory) as session:
+        async with (
+            open_store(settings, read_only=True) as factory,
+            unit_of_work(factory) as session,
+        ):
             return await get_post(session, post_id)
 
     post = run(fetch())

@@ -81,7 +81,10 @@ def cmd_channels_list(
     settings = settings_of(ctx)
 
     async def fetch() -> list[TargetView]:
-        async with open_store(settings) as factory, unit_of_work(factory) as session:
+        async with (
+            open_store(settings, read_only=True) as factory,
+            unit_of_work(factory) as session,
+        ):
             return await list_targets(session)
 
     targets = run(fetch())
@@ -215,7 +218,10 @@ def cmd_queue(
     settings = settings_of(ctx)
 
     async def fetch() -> list[PublicationView]:
-        async with open_store(settings) as factory, unit_of_work(factory) as session:
+        async with (
+            open_store(settings, read_only=True) as factory,
+            unit_of_work(factory) as session,
+        ):
             target = await find_target(session, chat) if chat else None
             return await queue_lib.list_queue(
                 session, chat=target, states=state, everything=everything

@@ -90,7 +90,10 @@ def cmd_stats(
         raise UsageError(f"--since: {exc}") from None
 
     async def fetch() -> list[ChannelStats]:
-        async with open_store(settings) as factory, unit_of_work(factory) as session:
+        async with (
+            open_store(settings, read_only=True) as factory,
+            unit_of_work(factory) as session,
+        ):
             return await stats_for(
                 session,
                 channel=channel,

@@ -7,6 +7,7 @@ environment anywhere else. Tests build their own ``Settings(...)``.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -60,6 +61,31 @@ def normalise_database_url(value: str) -> str:
 
 def default_database_url() -> str:
     return f"sqlite+aiosqlite:///{Path.cwd() / DEFAULT_DATABASE_FILE}"
+
+
+# The suite's own variables (TGPIPE_TEST_DATABASE_URL, ...): not tgpipe's, never a typo.
+_NOT_SETTINGS = "TGPIPE_TEST_"
+
+
+def unknown_variables(environ: Mapping[str, str], env_file: Path) -> list[tuple[str, str | None]]:
+    """The TGPIPE_* names in ``environ`` and ``env_file`` that are no setting (a typo such as
+    TGPIPE_DATABSE_URL would otherwise be ignored in silence), each with the closest known
+    name, if one is close."""
+    from difflib import get_close_matches
+
+    from dotenv import dotenv_values
+
+    names = set(environ)
+    if env_file.is_file():
+        names |= set(dotenv_values(env_file))
+    known = {f"TGPIPE_{name.upper()}" for name in Settings.model_fields}
+    return [
+        (name, next(iter(get_close_matches(name, known, n=1, cutoff=0.75)), None))
+        for name in sorted(names)
+        if name.upper().startswith("TGPIPE_")
+        and not name.upper().startswith(_NOT_SETTINGS)
+        and name.upper() not in known
+    ]
 
 
 class Settings(BaseSettings):
@@ -190,6 +216,14 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database.get_backend_name() == "sqlite"
+
+    @property
+    def missing_sqlite_file(self) -> Path | None:
+        """The embedded store's file, when it does not exist yet (None otherwise)."""
+        if not self.is_sqlite or not self.database.database:
+            return None
+        path = Path(self.database.database)
+        return None if path.exists() else path
 
     def __repr_args__(self):  # type: ignore[no-untyped-def]
         # Keep the password of a database URL out of reprs that may end up in logs.

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from pipeline.store import migrate
-from tests.conftest import environment_without_settings, tgpipe_command
+from tests.conftest import REPO_ROOT, environment_without_settings, tgpipe_command
 
 
 def test_version(tgpipe) -> None:
@@ -36,12 +37,67 @@ def test_fresh_directory_upgrade_then_empty_list(tgpipe) -> None:
     assert listing.json() == []
 
 
-def test_any_command_creates_the_embedded_store(tgpipe) -> None:
+@pytest.mark.parametrize(
+    ("args", "answer"),
+    [
+        (("db", "current"), "current: empty; newest: "),
+        (("posts", "list"), "No posts yet."),
+        (("posts", "list", "--json"), "[]"),
+        (("queue",), "the queue is empty"),
+        (("queue", "--json"), "[]"),
+        (("channels", "list"), "no publishing targets yet"),
+        (("autopost", "list", "--json"), "[]"),
+    ],
+)
+def test_a_reading_command_answers_without_creating_a_store(
+    tgpipe, args: tuple[str, ...], answer: str
+) -> None:
+    result = tgpipe(*args)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(answer)
+    assert list(Path().iterdir()) == []  # no tgpipe.db, no -wal, no -shm
+
+
+def test_a_writing_command_creates_the_embedded_store(tgpipe) -> None:
+    assert tgpipe("posts", "show", "1").exit_code == 1  # nothing to show, nothing made
     assert not Path("tgpipe.db").exists()
+    result = tgpipe("import", str(REPO_ROOT / "examples" / "demo-channel"))
+    assert result.exit_code == 0, result.stderr
+    assert Path("tgpipe.db").is_file()
+    assert len(tgpipe("posts", "list", "--json").json()) == 7
+
+
+@pytest.mark.parametrize("where", ["environment", ".env"])
+@pytest.mark.parametrize(
+    ("name", "warning"),
+    [
+        ("TGPIPE_DATABSE_URL", "TGPIPE_DATABSE_URL is not a tgpipe setting; it is ignored "
+         "(did you mean TGPIPE_DATABASE_URL?)"),
+        ("TGPIPE_BOT_TOKNE", "(did you mean TGPIPE_BOT_TOKEN?)"),
+        ("TGPIPE_WHATEVER", "TGPIPE_WHATEVER is not a tgpipe setting; it is ignored\n"),
+    ],
+)  # fmt: skip
+def test_an_unknown_setting_is_named_with_the_closest_one(
+    tgpipe, monkeypatch: pytest.MonkeyPatch, where: str, name: str, warning: str
+) -> None:
+    if where == ".env":
+        Path(".env").write_text(f"{name}=sqlite:///elsewhere.db\n", encoding="utf-8")
+    else:
+        monkeypatch.setenv(name, "sqlite:///elsewhere.db")
     result = tgpipe("posts", "list", "--json")
     assert result.exit_code == 0, result.stderr
-    assert result.json() == []
-    assert Path("tgpipe.db").is_file()
+    assert result.stdout.strip() == "[]"
+    assert result.stderr.startswith("tgpipe: warning: ")
+    assert warning in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_known_settings_and_the_suites_own_variables_warn_nothing(
+    tgpipe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TGPIPE_TIMEZONE", "Europe/Berlin")
+    monkeypatch.setenv("TGPIPE_TEST_DATABASE_URL", "postgresql://x/y")
+    assert tgpipe("posts", "list", "--json").stderr == ""
 
 
 @pytest.mark.parametrize(
@@ -57,7 +113,7 @@ def test_errors_are_one_line_and_non_zero(
 ) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    result = tgpipe("posts", "list")
+    result = tgpipe("db", "upgrade")
     assert result.exit_code == code
     assert expected in result.stderr
     assert result.stderr.count("\n") == 1
@@ -91,7 +147,7 @@ def test_console_script_is_installed(tmp_path: Path) -> None:
     """The real `tgpipe` executable on PATH, as the README's quick start uses it."""
     env = environment_without_settings()
     run = subprocess.run(
-        tgpipe_command("posts", "list", "--json"),
+        tgpipe_command("import", str(REPO_ROOT / "examples" / "demo-channel"), "--json"),
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -100,5 +156,5 @@ def test_console_script_is_installed(tmp_path: Path) -> None:
         check=False,
     )
     assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "[]"
+    assert json.loads(run.stdout)["totals"]["new"] == 7
     assert (tmp_path / "tgpipe.db").is_file()
