@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -18,11 +19,15 @@ from cli.common import (
     run,
     settings_of,
 )
+from pipeline.errors import UsageError
 
 if TYPE_CHECKING:
     from rich.progress import Progress
 
     from pipeline.ingest.report import FileReport, ImportReport
+
+# A URL, a t.me link or an @channel: what a user may give for a channel, never a file.
+_ADDRESS = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|(?:www\.)?t\.me/|@\w)", re.IGNORECASE)
 
 FORMAT_HELP = "The format of every file (see Formats below); auto detects each one's."
 
@@ -37,7 +42,8 @@ def _known_format(value: str) -> str:
 
 def cmd_import(
     ctx: typer.Context,
-    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Export files or folders.")],
+    # Strings, not Paths: a Path would read "https://t.me/x" as the path "https:/t.me/x".
+    paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Export files or folders.")],
     format: Annotated[
         str,
         typer.Option("--format", "-f", metavar="FORMAT", callback=_known_format, help=FORMAT_HELP),
@@ -78,6 +84,12 @@ def cmd_import(
 
     from pipeline.ingest.importer import ImportOptions, import_paths
 
+    for given in paths:
+        if _ADDRESS.match(given) and not Path(given).exists():
+            raise UsageError(
+                f"{given}: importing from a web address is not supported yet; save the page, "
+                "or export the channel with Telegram Desktop, and import the file"
+            )
     settings = settings_of(ctx)
     options = ImportOptions(
         format=format,
@@ -96,7 +108,8 @@ def cmd_import(
                 progress.update(task, description=description, completed=done, total=total)
 
         async with open_store(settings) as factory:
-            return await import_paths(factory, paths, options, on_progress if progress else None)
+            files = [Path(given) for given in paths]
+            return await import_paths(factory, files, options, on_progress if progress else None)
 
     if show_progress:
         with Progress(

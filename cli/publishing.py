@@ -41,9 +41,18 @@ WHEN_HELP = (
 NEGATIVE_IDS = {"ignore_unknown_options": True}
 
 
+def _not_an_option(value: str) -> str:
+    """With unknown options let through (for -100123), a mistyped --option would be taken
+    for a chat: no chat's name or id starts with two dashes."""
+    if value.startswith("--"):
+        raise typer.BadParameter(f"no such option: {value}")
+    return value
+
+
 @channels_app.command("add", context_settings=NEGATIVE_IDS)
 def cmd_channels_add(
-    ctx: typer.Context, chat: Annotated[str, typer.Argument(metavar="CHAT", help=CHAT_HELP)]
+    ctx: typer.Context,
+    chat: Annotated[str, typer.Argument(metavar="CHAT", callback=_not_an_option, help=CHAT_HELP)],
 ) -> None:
     """Make a chat a publishing target.
 
@@ -150,7 +159,10 @@ def cmd_schedule(
 def cmd_forward(
     ctx: typer.Context,
     from_chat: Annotated[
-        str, typer.Argument(metavar="FROM_CHAT", help="The chat the messages are in.")
+        str,
+        typer.Argument(
+            metavar="FROM_CHAT", callback=_not_an_option, help="The chat the messages are in."
+        ),
     ],
     message_ids: Annotated[
         list[int],

@@ -82,6 +82,25 @@ def detect_format(path: Path) -> str:
     )
 
 
+def forced_format_error(path: Path, format: str, error: ParseError) -> ParseError:
+    """What to say when a file read as ``format`` (forced) fails: when it is not that format
+    at all, say so, and what it looks like, rather than what the wrong parser stumbled on
+    ("the file ends before </html>" of a JSON file)."""
+    try:
+        head = read_head(path)
+    except ParseError:
+        return error
+    if parser_for(format).sniff(path, head):
+        return error  # a file of that format, and its own fault
+    looks = next((other for other in _SNIFF_ORDER if parser_for(other).sniff(path, head)), None)
+    reason = f"not a {format} file" + (
+        f": it looks like {looks} (leave out --format to read it as that)"
+        if looks
+        else ", nor of another format tgpipe reads"
+    )
+    return ParseError(str(path), None, reason)
+
+
 def expand_inputs(paths: list[Path]) -> list[Path]:
     """Files to import, in a stable order: folders are walked (export-like files only: JSON,
     HTML, text), Desktop HTML exports are represented by their first page (the parser follows

@@ -23,7 +23,12 @@ from pipeline.dedup.index import ensure_current
 from pipeline.dedup.similarity import DEFAULT_THRESHOLD
 from pipeline.errors import ParseError, TgpipeError
 from pipeline.ingest.collector import fewer_collections
-from pipeline.ingest.formats import detect_format, expand_inputs, parser_for
+from pipeline.ingest.formats import (
+    detect_format,
+    expand_inputs,
+    forced_format_error,
+    parser_for,
+)
 from pipeline.ingest.model import (
     FORMATS,
     ChannelInfo,
@@ -183,10 +188,12 @@ async def _import_file(
                             report.notes.append(event.message)
                     progress(report)
             await writer.finish()
-    except ParseError:
+    except ParseError as exc:
         # Nothing of this file was committed; its counts would describe rows that are gone.
         report.new = report.duplicates = report.near_duplicates = 0
         report.same_source = report.same_content = 0
+        if options.format != "auto":
+            raise forced_format_error(path, options.format, exc) from None
         raise
 
 

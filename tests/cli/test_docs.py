@@ -136,3 +136,45 @@ def test_the_readme_describes_every_import_format() -> None:
     import_help = COMMANDS["import"].help
     for name in FORMATS:
         assert re.search(rf"^\s+{name}\s", import_help, re.MULTILINE), name
+
+
+@pytest.mark.parametrize("path", sorted(LEAVES))
+def test_every_command_refuses_an_unknown_option_in_one_line(tgpipe, path: str) -> None:
+    result = tgpipe(*path.split(), "--no-such-option")
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"tgpipe: error: tgpipe {path}: ")
+    assert "--no-such-option" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (("posts", "show", "abc"), 2, "'ID'"),
+        (("posts", "list", "--status", "bogus"), 2, "'--status'"),
+        (("posts", "list", "--limit", "0"), 2, "0 is not 1 or more"),
+        (("import", "--format", "bogus", "x.json"), 2, "unknown format 'bogus'"),
+        (("import",), 2, "Missing argument 'PATH"),
+        (("queue", "--state", "bogus"), 2, "'--state'"),
+        (("schedule", "1", "--at", "now"), 2, "Missing option '--to'"),
+        (("schedule", "1", "--to", "@x", "--at", "tomorrowish"), 2, "not a time"),
+        (("cancel", "abc"), 2, "'PUB_ID'"),
+        (("resolve", "1"), 2, "exactly one of --sent or --resend"),
+        (("autopost", "add", "--to", "@x"), 2, "--cron EXPR or --at best"),
+        (("autopost", "add", "--to", "@x", "--at", "best", "--per-day", "13"), 2, "from 1 to 12"),
+        (("stats", "--since", "xx"), 2, "not a time"),
+        (("posts", "show", "999"), 1, "no post with id 999"),
+        (("cancel", "999"), 1, "999"),
+        (("import", "nope.json"), 1, "no such file or folder: nope.json"),
+    ],
+)
+def test_mistakes_are_one_line_with_the_right_exit_code(
+    tgpipe, args: tuple[str, ...], code: int, says: str
+) -> None:
+    result = tgpipe(*args)
+    assert (result.exit_code, result.stdout) == (code, "")
+    assert result.stderr.startswith("tgpipe: error: ")
+    assert says in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr

@@ -243,9 +243,43 @@ async def test_forced_format(session_factory: SessionFactory, exports_dir: Path)
     path = exports_dir / "text/nn_for_science-compact.txt"
     forced = await import_paths(session_factory, [path], ImportOptions(format="text"))
     assert forced.files[0].new == 11
-    wrong = await import_paths(session_factory, [path], ImportOptions(format="desktop-json"))
+
+
+@pytest.mark.parametrize(
+    ("export", "forced", "error"),
+    [
+        ("text/nn_for_science-compact.txt", "desktop-json", "not a desktop-json file: it looks "
+         "like text (leave out --format to read it as that)"),
+        ("desktop/trantor_library-result.json", "desktop-html", "not a desktop-html file: it "
+         "looks like desktop-json"),
+        ("desktop/trantor_library-messages.html", "web-html", "not a web-html file: it looks "
+         "like desktop-html"),
+    ],
+)  # fmt: skip
+async def test_a_forced_format_that_does_not_fit_says_so(
+    session_factory: SessionFactory, exports_dir: Path, export: str, forced: str, error: str
+) -> None:
+    path = exports_dir / export
+    wrong = await import_paths(session_factory, [path], ImportOptions(format=forced))
     assert wrong.files[0].rejected == 1
-    assert str(path) in wrong.files[0].errors[0]
+    assert wrong.files[0].errors[0].startswith(f"{path}: {error}")
+
+
+async def test_a_forced_format_of_a_file_tgpipe_cannot_tell(
+    session_factory: SessionFactory, tmp_path: Path
+) -> None:
+    path = tmp_path / "table.csv"
+    path.write_text("id,name\n1,milk\n2,bread\n", encoding="utf-8")
+    wrong = await import_paths(session_factory, [path], ImportOptions(format="desktop-html"))
+    assert wrong.files[0].errors == [
+        f"{path}: not a desktop-html file, nor of another format tgpipe reads"
+    ]
+    # A file of the forced format keeps its own error: the place and what is wrong there.
+    cut = tmp_path / "result.json"
+    cut.write_text('{"name": "x", "messages": [{"id": 1, ', encoding="utf-8")
+    right = await import_paths(session_factory, [cut], ImportOptions(format="desktop-json"))
+    assert right.files[0].errors[0].startswith(f"{cut}: ")
+    assert "not a desktop-json file" not in right.files[0].errors[0]
 
 
 async def test_unknown_format_and_missing_path_are_errors(
