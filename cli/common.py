@@ -103,14 +103,22 @@ async def open_store(
     ``read_only``: a command that only reads, which answers as for an empty store, without
     creating the embedded store's file, when there is none (a typo in a path, a command
     run in the wrong folder, must not leave a tgpipe.db behind)."""
-    from pipeline.store.db import create_engine, create_session_factory
+    from pipeline.store.db import (
+        create_engine,
+        create_reading_engine,
+        create_session_factory,
+        unwritable,
+    )
     from pipeline.store.revision import is_at_head
 
-    if read_only and settings.missing_sqlite_file is not None:
+    stored = settings.sqlite_file
+    if read_only and stored is not None and not stored.exists():
         from sqlalchemy.pool import StaticPool
 
         # One connection, so the schema migrated into memory is the one the command reads.
         engine = create_engine("sqlite+aiosqlite://", poolclass=StaticPool)
+    elif read_only and stored is not None and unwritable(stored):
+        engine = create_reading_engine(stored)  # a read-only disk: reading still works
     else:
         engine = create_engine(settings.database_url)
     try:

@@ -42,14 +42,18 @@ def cmd_upgrade(ctx: typer.Context) -> None:
 def cmd_current(ctx: typer.Context) -> None:
     """Show the store's schema revision and the newest one."""
     from pipeline.store import migrate
-    from pipeline.store.db import create_engine
+    from pipeline.store.db import create_engine, create_reading_engine, unwritable
 
     settings = settings_of(ctx)
 
     async def current() -> str | None:
-        if settings.missing_sqlite_file is not None:
+        stored = settings.sqlite_file
+        if stored is not None and not stored.exists():
             return None  # and no file made to say so
-        engine = create_engine(settings.database_url)
+        if stored is not None and unwritable(stored):
+            engine = create_reading_engine(stored)
+        else:
+            engine = create_engine(settings.database_url)
         try:
             return await migrate.current_revision_checked(engine)
         finally:

@@ -218,12 +218,11 @@ class Settings(BaseSettings):
         return self.database.get_backend_name() == "sqlite"
 
     @property
-    def missing_sqlite_file(self) -> Path | None:
-        """The embedded store's file, when it does not exist yet (None otherwise)."""
+    def sqlite_file(self) -> Path | None:
+        """The embedded store's file (None for a server database)."""
         if not self.is_sqlite or not self.database.database:
             return None
-        path = Path(self.database.database)
-        return None if path.exists() else path
+        return Path(self.database.database)
 
     def __repr_args__(self):  # type: ignore[no-untyped-def]
         # Keep the password of a database URL out of reprs that may end up in logs.

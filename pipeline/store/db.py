@@ -7,9 +7,12 @@ everything in the block is committed or nothing is.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
@@ -48,6 +51,29 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def unwritable(path: Path) -> str | None:
+    """Why the SQLite store at ``path`` (or its folder, where SQLite keeps its -wal and -shm
+    files) cannot be written, in words; None when it can."""
+    folder = path.parent
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist"
+    if os.statvfs(folder).f_flag & os.ST_RDONLY:
+        return f"{folder} is on a read-only file system"
+    for place in (path, folder):
+        if place.exists() and not os.access(place, os.W_OK):
+            return f"this user may not write {place}"
+    return None
+
+
+def create_reading_engine(path: Path) -> AsyncEngine:
+    """An engine that only reads the SQLite store at ``path``, for a store tgpipe may not
+    write (:func:`unwritable`). On a read-only file system nothing can change the file,
+    so SQLite is told it is immutable: it then needs no -shm file, which it could not make."""
+    read_only = bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+    query = "mode=ro&immutable=1" if read_only else "mode=ro"
+    return create_async_engine(f"sqlite+aiosqlite:///file:{quote(str(path))}?{query}&uri=true")
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -36,7 +36,15 @@ async def is_at_head(engine: AsyncEngine) -> bool:
 
 
 def cannot_open(engine: AsyncEngine, exc: BaseException) -> StoreError:
-    return StoreError(f"cannot open the database {describe(engine)}: {_reason(exc)}")
+    reason = _reason(exc)
+    if engine.dialect.name == "sqlite" and engine.url.database:
+        from pathlib import Path
+
+        from pipeline.store.db import unwritable
+
+        # SQLite's own words ("unable to open database file") do not say why.
+        reason = unwritable(Path(engine.url.database)) or reason
+    return StoreError(f"cannot open the database {describe(engine)}: {reason}")
 
 
 def describe(engine: AsyncEngine) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -105,7 +106,12 @@ def test_known_settings_and_the_suites_own_variables_warn_nothing(
     [
         ({"TGPIPE_TIMEZONE": "Nowhere/City"}, "TGPIPE_TIMEZONE: unknown time zone", 2),
         ({"TGPIPE_DATABASE_URL": "oracle://x/y"}, "TGPIPE_DATABASE_URL: unsupported database", 2),
-        ({"TGPIPE_DATABASE_URL": "sqlite:////nonexistent-dir/x.db"}, "cannot open the database", 1),
+        (
+            {"TGPIPE_DATABASE_URL": "sqlite:////nonexistent-dir/x.db"},
+            "cannot open the database sqlite+aiosqlite:////nonexistent-dir/x.db: the folder "
+            "/nonexistent-dir does not exist",
+            1,
+        ),
     ],
 )
 def test_errors_are_one_line_and_non_zero(
@@ -119,6 +125,56 @@ def test_errors_are_one_line_and_non_zero(
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("tgpipe: error: ")
     assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def read_only_store(tgpipe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The example's store on a real read-only file system (a tmpfs remounted read-only)."""
+    monkeypatch.setenv("TGPIPE_DATABASE_URL", f"sqlite:///{tmp_path / 'tgpipe.db'}")
+    assert tgpipe("import", str(REPO_ROOT / "examples" / "demo-channel")).exit_code == 0
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(disk)], check=False).returncode:
+        pytest.skip("mounting a file system needs root")
+    try:
+        shutil.copy(tmp_path / "tgpipe.db", disk)
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        monkeypatch.setenv("TGPIPE_DATABASE_URL", f"sqlite:///{disk / 'tgpipe.db'}")
+        yield disk
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+@pytest.mark.parametrize(
+    ("args", "shows"),
+    [
+        (("posts", "list"), "Tip 3: reply to the comments"),
+        (("posts", "show", "1"), "Welcome to the tgpipe demo channel!"),
+        (("db", "current"), "current: 0010"),
+        (("stats",), "Messages: 7"),
+        (("queue",), "the queue is empty"),
+    ],
+)
+def test_reading_commands_work_on_a_read_only_disk(
+    tgpipe, read_only_store: Path, args: tuple[str, ...], shows: str
+) -> None:
+    result = tgpipe(*args)
+    assert result.exit_code == 0, result.stderr
+    assert shows in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args", [("import", str(REPO_ROOT / "examples" / "demo-channel")), ("db", "upgrade")]
+)
+def test_writing_to_a_read_only_disk_names_the_cause(
+    tgpipe, read_only_store: Path, args: tuple[str, ...]
+) -> None:
+    result = tgpipe(*args)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"tgpipe: error: cannot open the database sqlite+aiosqlite:///{read_only_store}/"
+        f"tgpipe.db: {read_only_store} is on a read-only file system\n"
+    )
 
 
 def test_server_database_must_be_upgraded_deliberately(
