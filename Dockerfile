@@ -26,7 +26,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     TGPIPE_DATABASE_URL=sqlite:////data/tgpipe.db
 WORKDIR /data
-VOLUME ["/data"]
+# No VOLUME here: it would give every container an anonymous volume, also those that keep
+# their store in PostgreSQL. For the SQLite default, mount one: -v tgpipe-data:/data.
 USER tgpipe
 STOPSIGNAL SIGTERM
 CMD ["tgpipe", "run"]
