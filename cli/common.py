@@ -64,7 +64,7 @@ class PlainHelp(TyperGroup):
 
 
 def group(help: str) -> typer.Typer:
-    """A command group, its help plain text like the rest (see :data:`HELP`)."""
+    """A command group, its help plain text like the root command's (cli/main.py)."""
     return typer.Typer(help=help, no_args_is_help=True, rich_markup_mode=None)
 
 
