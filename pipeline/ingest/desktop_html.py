@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
@@ -50,6 +50,7 @@ from pipeline.ingest.model import (
     Reaction,
     Skipped,
 )
+from pipeline.ingest.repeats import Repeats
 from pipeline.ingest.source import read_text
 from pipeline.ingest.textutil import HTML_FORMAT_TAGS, EntityBuilder
 
@@ -105,6 +106,8 @@ def parse_messages(path: Path, options: ParseOptions) -> Iterator[Event]:
     for page in _pages(path):
         yield from _parse_page(page, state)
         last = page
+    if note := state.repeats.note():
+        yield note
     if last is not None and last.missing_next:
         yield Note(
             f"{last.path.name} links to {last.missing_next}, which is not beside it; "
@@ -245,7 +248,7 @@ class _State:
     zone_noted: bool = False
     sender: str | None = None
     forwarded_from: str | None = None
-    seen: set[int] = field(default_factory=set)
+    repeats: Repeats = field(default_factory=Repeats)  # every page of the chat
 
 
 def _zone(path: Path, name: str) -> ZoneInfo:
@@ -274,21 +277,21 @@ def _parse_page(page: _Page, state: _State) -> Iterator[Event]:
                 str(page.path), _line(element), f"unexpected <{tag}> in the message history"
             )
         message_id = _message_id(page, element)
-        if message_id > 0:
-            if message_id in state.seen:
-                raise ParseError(str(page.path), f"message {message_id}", "message appears twice")
-            state.seen.add(message_id)
         if "service" in classes:
             # Negative ids are the day separators Telegram Desktop draws, not messages.
             if message_id > 0:
                 body = _flat_text(element)
                 reason = "unsupported" if _UNSUPPORTED_TEXT in body else "service"
                 state.sender = state.forwarded_from = None
-                yield Skipped(message_id, reason)
+                skipped = Skipped(message_id, reason)
+                if state.repeats.first_time(message_id, skipped, _failure(page, element)):
+                    yield skipped
             continue
         if message_id <= 0:
             raise ParseError(str(page.path), _line(element), f"invalid message id {message_id}")
         post, zone_free = _post(page, element, message_id, state)
+        if not state.repeats.first_time(message_id, post, _failure(page, element)):
+            continue
         if zone_free and not zone_free_warned:
             zone_free_warned = True
             logger.info(
@@ -298,6 +301,17 @@ def _parse_page(page: _Page, state: _State) -> Iterator[Event]:
                 state.zone_noted = True
                 yield Note(f"dates in this export have no time zone; read as {state.zone_name}")
         yield post
+
+
+def _failure(page: _Page, element: _Element) -> Callable[[str], ParseError]:
+    """The error for the message ``element``: its page, its id and line, and ``reason``."""
+
+    def fail(reason: str) -> ParseError:
+        line = _line(element)
+        place = f"message {_message_id(page, element)}" + (f", {line}" if line else "")
+        return ParseError(str(page.path), place, reason)
+
+    return fail
 
 
 def _check_flat(page: _Page) -> None:

@@ -67,6 +67,7 @@ from pipeline.ingest.model import (
     Reaction,
     Skipped,
 )
+from pipeline.ingest.repeats import Repeats
 from pipeline.ingest.source import detect_encoding
 from pipeline.ingest.textutil import EntityBuilder
 from pipeline.usernames import normalise_username
@@ -271,6 +272,8 @@ class _Source:
                 yield from self.converted(context, raw, options)
         except (ijson.JSONError, UnicodeError) as exc:
             raise self.error(exc, reader) from None
+        if note := context.repeats.note():
+            yield note
 
     def section(
         self, section: str, chats: list[_Chat], wanted: list[_Chat], options: ParseOptions
@@ -297,12 +300,21 @@ class _Source:
                         raise ParseError(str(self.path), None, "the file changed while reading it")
                     if flag:
                         yield from self.converted(context, raw, options)
+                if flag and (note := context.repeats.note(context.where)):
+                    yield note
         except (ijson.JSONError, UnicodeError) as exc:
             raise self.error(exc, reader) from None
 
     def converted(self, context: _Context, raw: Any, options: ParseOptions) -> Iterator[Event]:
-        """One message's event, preceded by the time-zone note the first time it applies."""
+        """One message's event, preceded by the time-zone note the first time it applies;
+        nothing for a message listed again exactly as before."""
         event = context.convert(raw)
+        message_id = event.message_id
+        assert message_id is not None  # convert refuses a message without an id
+        if not context.repeats.first_time(
+            message_id, event, lambda reason: context.fail(message_id, reason)
+        ):
+            return
         if self.zone_used and not self.zone_noted:
             yield self.zone_note(options)
         yield event
@@ -525,6 +537,7 @@ class _Context:
         self.options = options
         self.where = where
         self.ordinal = 0
+        self.repeats = Repeats()  # message ids are per chat
 
     def fail(self, message_id: object, reason: str) -> ParseError:
         place = f"message {message_id}"

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.pipeline.dedup.exports import Message, write_export
 
 EXAMPLE = REPO_ROOT / "examples" / "demo-channel"
 
@@ -74,6 +75,30 @@ def test_off_a_terminal_the_report_keeps_every_column(tgpipe, tmp_path: Path) ->
         [str(EXAMPLE / "result.json"), "desktop-json", "7", "7", "0", "0", "2", "ok"],
         [str(bad), "?", "0", "0", "0", "0", "0", "rejected"],
     ]
+
+
+def test_album_item_listed_twice(tgpipe, tmp_path: Path) -> None:
+    album = [Message(1, "caption", extra={"photo": "photos/1.jpg"})]
+    same = write_export(
+        tmp_path / "same.json", [*album, *[Message(2, extra={"photo": "2.jpg"})] * 2]
+    )
+    other = write_export(
+        tmp_path / "other.json",
+        [*album, Message(2, extra={"photo": "2.jpg"}), Message(2, extra={"photo": "2b.jpg"})],
+    )
+    folded = tgpipe("import", str(same), "--json")
+    assert (folded.exit_code, folded.stderr) == (0, "")
+    (report,) = folded.json()["files"]
+    assert report["notes"] == ["1 message listed twice, identically (id 2); each was read once"]
+    rejected = tgpipe("import", str(other))
+    assert rejected.exit_code == 1
+    (line,) = rejected.stderr.splitlines()  # one line, no traceback
+    assert line.endswith(
+        f"error: {other}: message 2: listed twice with different content "
+        "(keep one copy and import again)"
+    )
+    (post,) = tgpipe("posts", "list", "--json").json()
+    assert [item["file"] for item in post["media"]] == ["photos/1.jpg", "2.jpg"]
 
 
 def test_no_progress_bar_when_not_a_terminal(tgpipe) -> None:

@@ -1,7 +1,8 @@
-"""Small Telegram Desktop JSON exports written by tests."""
+"""Small Telegram Desktop exports (JSON, and HTML for the same messages) written by tests."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 from dataclasses import dataclass, field
@@ -56,3 +57,77 @@ def write_export(
         stamp = taken_at.timestamp()
         os.utime(path, (stamp, stamp))
     return path
+
+
+def write_html_export(
+    path: Path,
+    messages: list[Message],
+    *,
+    name: str = "Test Channel",
+    taken_at: datetime | None = None,
+) -> Path:
+    """The same chat as :func:`write_export` writes, as a Desktop HTML ``messages.html``.
+
+    Takes the messages' text, date, reactions and ``extra["photo"]``; other extras are JSON
+    only.
+    """
+    blocks = [_html_message(message, name) for message in messages]
+    page = f"""<!DOCTYPE html>
+<html>
+ <head>
+  <meta charset="utf-8"/>
+<title>Exported Data</title>
+ </head>
+ <body onload="CheckLocation();">
+  <div class="page_wrap">
+   <div class="page_header">
+    <div class="content">
+     <div class="text bold">
+{html.escape(name)}
+     </div>
+    </div>
+   </div>
+   <div class="page_body chat_page">
+    <div class="history">
+{"".join(blocks)}
+    </div>
+   </div>
+  </div>
+ </body>
+</html>
+"""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    if taken_at is not None:
+        stamp = taken_at.timestamp()
+        os.utime(path, (stamp, stamp))
+    return path
+
+
+def _html_message(message: Message, sender: str) -> str:
+    title = message.date.astimezone(UTC).strftime("%d.%m.%Y %H:%M:%S UTC+00:00")
+    parts = [
+        f'<div class="pull_right date details" title="{title}">\n12:00\n</div>',
+        f'<div class="from_name">\n{html.escape(sender)} \n</div>',
+    ]
+    photo = message.extra.get("photo")
+    if photo:
+        parts.append(
+            f'<div class="media_wrap clearfix"><a class="photo_wrap clearfix pull_left" '
+            f'href="{html.escape(photo)}"><img class="photo" src="{html.escape(photo)}"/></a></div>'
+        )
+    if message.text:
+        text = html.escape(message.text).replace("\n", "<br>")
+        parts.append(f'<div class="text">\n{text}\n</div>')
+    if message.reactions:
+        reactions = "".join(
+            f'<span class="reaction"><span class="emoji">{emoji}</span>'
+            f'<span class="count">{count}</span></span>'
+            for emoji, count in message.reactions.items()
+        )
+        parts.append(f'<span class="reactions">{reactions}</span>')
+    body = "\n".join(parts)
+    return (
+        f'<div class="message default clearfix" id="message{message.id}">\n'
+        f'<div class="body">\n{body}\n</div>\n</div>\n'
+    )

@@ -1025,6 +1025,32 @@ def test_full_export_every_chat(tmp_path: Path, sort_keys: bool) -> None:
     assert spans(news) == [("bold", "news")]
 
 
+@pytest.mark.parametrize("sort_keys", [False, True])
+def test_full_export_message_ids_repeat_per_chat(tmp_path: Path, sort_keys: bool) -> None:
+    # Ids are numbered per chat: message 1 of two chats is two messages; within one chat an
+    # exact repeat is read once and the note names that chat.
+    data = full_export()
+    data["chats"]["list"][1]["messages"] = [message(1, "hi"), message(1, "hi"), message(2, "yo")]
+    found = events(write(tmp_path / "result.json", data, sort_keys=sort_keys))
+    rows = summary(found)
+    assert rows[: rows.index(("chat", "Saved Messages", 3333))] == [
+        *FULL_SUMMARY[:4],
+        ("chat", "Friends", 2222),
+        ("post", 1, "hi", "Test channel"),
+        ("post", 2, "yo", "Test channel"),
+    ]
+    notes = [e.message for e in found if isinstance(e, Note)]
+    assert notes == [
+        "chat 'Friends': 1 message listed twice, identically (id 1); each was read once"
+    ]
+    data["chats"]["list"][1]["messages"][1] = message(1, "hi!")
+    error = parse_error(write(tmp_path / "result.json", data, sort_keys=sort_keys))
+    assert (error.place, error.reason) == (
+        "chat 'Friends', message 1",
+        "listed twice with different content (keep one copy and import again)",
+    )
+
+
 @pytest.mark.parametrize(
     ("channel", "expected_title"),
     [

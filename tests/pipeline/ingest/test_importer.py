@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -14,7 +16,15 @@ from pipeline.ingest import worker
 from pipeline.ingest.importer import ImportOptions, import_paths
 from pipeline.posts import list_posts
 from pipeline.store.db import SessionFactory, unit_of_work
-from pipeline.store.models import Channel, ImportRun, ImportStatus, Post, PostSource
+from pipeline.store.models import (
+    Channel,
+    ChannelMessage,
+    ImportRun,
+    ImportStatus,
+    Post,
+    PostSource,
+)
+from tests.pipeline.dedup.exports import Message, write_export, write_html_export
 
 # (file, format, parsed posts, skipped service messages, new posts) for every shared export.
 # Fewer new than parsed: the channel posted the same content more than once. cybersecnews
@@ -237,6 +247,105 @@ async def test_text_copies_in_other_encodings(
         posts = await list_posts(session)
     assert any("глубокое" in post.text or "#" in post.text for post in posts)
     assert not any("Ð" in post.text or "\ufffd" in post.text for post in posts)
+
+
+# A message a Desktop export lists twice: the same in either format.
+WRITERS = [
+    pytest.param(lambda path, messages: write_export(path / "result.json", messages), id="json"),
+    pytest.param(
+        lambda path, messages: write_html_export(path / "messages.html", messages), id="html"
+    ),
+]
+CAPTION = Message(1, "album caption", extra={"photo": "photos/1.jpg"})
+SECOND_PHOTO = Message(2, extra={"photo": "photos/2.jpg"})
+TEXT = Message(5, "a text post", date=datetime(2024, 1, 1, 0, 5, tzinfo=UTC))
+
+
+async def stored(factory: SessionFactory) -> dict[str, list[tuple[Any, ...]]]:
+    """What the store holds, row by row, to compare before and after an import."""
+    async with unit_of_work(factory) as session:
+        posts = await session.execute(select(Post.id, Post.text, Post.media).order_by(Post.id))
+        sources = await session.execute(
+            select(PostSource.post_id, PostSource.message_id, PostSource.file).order_by(
+                PostSource.id
+            )
+        )
+        identities = await session.execute(
+            select(ChannelMessage.message_id, ChannelMessage.post_id).order_by(
+                ChannelMessage.message_id
+            )
+        )
+        return {
+            "posts": [tuple(row) for row in posts],
+            "sources": [tuple(row) for row in sources],
+            "identities": [tuple(row) for row in identities],
+        }
+
+
+@pytest.mark.parametrize("write", WRITERS)
+@pytest.mark.parametrize(
+    ("messages", "posts", "listed_twice"),
+    [
+        ([CAPTION, SECOND_PHOTO, SECOND_PHOTO, TEXT], {1: [1, 2], 5: [5]}, "id 2"),
+        ([CAPTION, SECOND_PHOTO, TEXT, TEXT], {1: [1, 2], 5: [5]}, "id 5"),
+        ([CAPTION, CAPTION, SECOND_PHOTO, TEXT, TEXT], {1: [1, 2], 5: [5]}, "ids 1, 5"),
+    ],
+    ids=["album-item", "text", "both"],
+)
+async def test_a_message_listed_twice_identically_is_read_once(
+    session_factory: SessionFactory,
+    tmp_path: Path,
+    write: Any,
+    messages: list[Message],
+    posts: dict[int, list[int]],
+    listed_twice: str,
+) -> None:
+    path = write(tmp_path, messages)
+    report = await import_paths(session_factory, [path])
+    (item,) = report.files
+    assert (item.rejected, item.errors) == (0, [])
+    assert (item.parsed, item.new, item.duplicates) == (len(posts), len(posts), 0)
+    (note,) = item.notes
+    assert f"listed twice, identically ({listed_twice})" in note
+    rows = await stored(session_factory)
+    by_message = {message_id: post_id for message_id, post_id in rows["identities"]}
+    assert {
+        first: [m for m, post_id in by_message.items() if post_id == by_message[first]]
+        for first in posts
+    } == posts
+    album = next(media for post_id, _, media in rows["posts"] if post_id == by_message[1])
+    assert [m["file"] for m in album] == ["photos/1.jpg", "photos/2.jpg"]
+    assert len(rows["sources"]) == len(posts)
+
+
+@pytest.mark.parametrize("write", WRITERS)
+@pytest.mark.parametrize(
+    ("messages", "message_id"),
+    [
+        ([CAPTION, SECOND_PHOTO, Message(2, extra={"photo": "photos/2b.jpg"})], 2),
+        ([CAPTION, SECOND_PHOTO, TEXT, Message(5, "a text post, edited", date=TEXT.date)], 5),
+        ([CAPTION, SECOND_PHOTO, TEXT, Message(1, "a text post", date=TEXT.date)], 1),
+    ],
+    ids=["album-item", "text", "out-of-order"],
+)
+async def test_a_message_id_listed_twice_with_different_content_rejects_the_file(
+    session_factory: SessionFactory,
+    tmp_path: Path,
+    write: Any,
+    messages: list[Message],
+    message_id: int,
+) -> None:
+    # The same chat imported before, from a file of its own: none of it may be lost.
+    await import_paths(session_factory, [write(tmp_path / "earlier", [CAPTION, SECOND_PHOTO])])
+    before = await stored(session_factory)
+    path = write(tmp_path, messages)
+    report = await import_paths(session_factory, [path])
+    (item,) = report.files
+    assert (item.rejected, item.new, item.duplicates) == (1, 0, 0)
+    (error,) = item.errors
+    assert error.startswith(f"{path}: message {message_id}")
+    assert error.endswith(": listed twice with different content (keep one copy and import again)")
+    assert await stored(session_factory) == before
 
 
 async def test_forced_format(session_factory: SessionFactory, exports_dir: Path) -> None:
