@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 from pathlib import Path
 
 from pipeline.errors import ParseError
@@ -46,11 +47,33 @@ def detect_encoding(head: bytes, path: Path | str) -> str:
         raise ParseError(
             str(path), None, "unknown text encoding (not UTF-8, UTF-16 or cp1251)"
         ) from None
-    letters = sum(1 for ch in decoded if ch.isalpha())
-    cyrillic = sum(1 for ch in decoded if "\u0400" <= ch <= "\u04ff")
-    if letters and cyrillic / letters > 0.3:
+    if _reads_as_cyrillic(decoded):
         return "cp1251"
     raise ParseError(str(path), None, "unknown text encoding (not UTF-8, UTF-16 or cp1251)")
+
+
+def _reads_as_cyrillic(text: str) -> bool:
+    """Whether the words of ``text`` that hold non-ASCII letters are Cyrillic words.
+
+    Judged on the text content alone: JSON keys and ASCII values (types, ids, paths, links)
+    and HTML markup carry no non-ASCII letter, so they neither count for nor against, however
+    much of the file they are (short posts of a real export are a small part of it). The
+    other single-byte encodings read as cp1251 give Latin words with Cyrillic letters inside
+    (cp1252 "café" is "cafй"); single letters are left out, as cp1252 "é" and "à" alone read
+    as Cyrillic letters.
+    """
+    letters = cyrillic = 0
+    for word in _WORD.findall(text):
+        if word.isascii():
+            continue
+        letters += len(word)
+        if _CYRILLIC_WORD.fullmatch(word):
+            cyrillic += len(word)
+    return cyrillic * 2 > letters
+
+
+_WORD = re.compile(r"[^\W\d_]{2,}")
+_CYRILLIC_WORD = re.compile(r"[\u0400-\u04ff]+")
 
 
 def read_text(path: Path) -> str:

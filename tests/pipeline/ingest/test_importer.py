@@ -348,6 +348,52 @@ async def test_a_message_id_listed_twice_with_different_content_rejects_the_file
     assert await stored(session_factory) == before
 
 
+RUSSIAN = Path(__file__).parent / "fixtures" / "russian"  # one chat, as JSON and as HTML
+RUSSIAN_TEXTS = [
+    "Сегодня открылся новый парк.",
+    "Фото с открытия",
+    "Расписание автобусов на сайте",
+    "Ремонт моста продлится до мая.",
+    "Завтра отключат воду.\nС 10 до 14 часов.",
+    "Видео: #парк https://example.org/park",
+    "Спасибо!",
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "format"), [("result.json", "desktop-json"), ("messages.html", "desktop-html")]
+)
+async def test_russian_exports_in_cp1251(
+    session_factory: SessionFactory, tmp_path: Path, name: str, format: str
+) -> None:
+    # Short posts: most letters of the file are JSON keys or HTML markup, not the text.
+    path = tmp_path / name
+    path.write_bytes((RUSSIAN / name).read_text(encoding="utf-8").encode("cp1251"))
+    report = await import_paths(session_factory, [path])
+    (item,) = report.files
+    assert (item.format, item.errors, item.new, item.skipped) == (format, [], 7, 1)
+    async with unit_of_work(session_factory) as session:
+        posts = await list_posts(session)
+    assert sorted(post.text for post in posts) == sorted(RUSSIAN_TEXTS)
+    assert {post.channel for post in posts} == {"Новости района"}
+    assert {post.forwarded_from for post in posts} == {None, "Городская газета"}
+
+
+async def test_a_real_russian_export_in_cp1251(
+    session_factory: SessionFactory, exports_dir: Path, tmp_path: Path
+) -> None:
+    text = (exports_dir / "desktop/pachum-small-result.json").read_text(encoding="utf-8")
+    path = tmp_path / "result.json"
+    # cp1251 has no emoji: a Windows tool writes "?" in their place.
+    path.write_bytes(text.encode("cp1251", errors="replace"))
+    report = await import_paths(session_factory, [path])
+    assert report.files[0].errors == []
+    async with unit_of_work(session_factory) as session:
+        (post,) = await list_posts(session)
+    assert post.channel == "ГУЗЕЛЬСКИЕ ПЕРЕЗАЛИВЫ"
+    assert post.text.startswith("Очень странные дела (S1 E1-5)\n\n? ТВИЧ | ? БУСТИ")
+
+
 async def test_forced_format(session_factory: SessionFactory, exports_dir: Path) -> None:
     path = exports_dir / "text/nn_for_science-compact.txt"
     forced = await import_paths(session_factory, [path], ImportOptions(format="text"))
