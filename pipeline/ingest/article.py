@@ -28,7 +28,7 @@ from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 from pipeline.errors import ParseError
 from pipeline.ingest.model import Entity, Event, Note, ParsedPost, ParseOptions
 from pipeline.ingest.source import read_text
-from pipeline.ingest.textutil import EntityBuilder, utf16_len
+from pipeline.ingest.textutil import EntityBuilder, element_line, utf16_len
 
 FORMAT = "article"
 
@@ -101,6 +101,8 @@ _BREAK_PARENTS = frozenset(
     {"div", "td", "section", "article", "main", "body", "blockquote", "font", "center"}
 )
 _QUOTE_BLOCKS = frozenset({"p", "list", "head", "quote", "code", "table"})
+# Blocks trafilatura leaves inside inline content (a <br> in a table cell becomes a <p>).
+_NESTED_BLOCKS = frozenset({"p", "head", "quote", "item"})
 _HI = {"#b": "bold", "#i": "italic", "#u": "underline", "#t": "code"}
 
 
@@ -247,6 +249,11 @@ class _Inline:
         self.space = False
         self._emit("\n")
 
+    def end_line(self) -> None:
+        """Where a block inside the inline content starts or ends: a new line, once."""
+        if self.last != "\n":
+            self.newline()
+
     def piece(self) -> _Piece:
         text, entities = self.builder.build()
         return _Piece(text, entities)
@@ -278,6 +285,8 @@ def _inline(
                 out.close()
             if tag == "code":
                 code_depth -= 1
+            if tag in _NESTED_BLOCKS:
+                out.end_line()
             out.text(node.tail or "", verbatim)
             continue
         entity: str | None = None
@@ -289,6 +298,8 @@ def _inline(
             out.newline()
             out.text(node.tail or "", verbatim)
             continue
+        if tag in _NESTED_BLOCKS:
+            out.end_line()
         if tag == "hi":
             entity = _HI.get(str(node.get("rend") or ""))
         elif tag == "del":
@@ -327,7 +338,12 @@ def _list(el: _El, base: str | None, depth: int = 0) -> _Piece:
 def _table(el: _El, base: str | None) -> _Piece:
     rows: list[_Piece] = []
     for row in el.iter("row"):
-        cells = [_inline(cell, base) for cell in row if cell.tag == "cell"]
+        # A row is one line: the lines of a cell are joined by spaces (same length, so the
+        # entities stay where they are).
+        cells = [
+            _Piece(piece.text.replace("\n", " "), piece.entities)
+            for piece in (_inline(cell, base) for cell in row if cell.tag == "cell")
+        ]
         joined = _join([cell for cell in cells if cell.text], " | ")
         if joined.text:
             rows.append(joined)
@@ -484,15 +500,15 @@ def _headline(doc: _El, meta: dict[str, str]) -> str | None:
     scopes = [*doc.iter("article"), *doc.iter("main")]
     for scope in scopes:
         for h1 in scope.iter("h1"):
-            value = _clean_title(h1.text_content())
+            value = _clean_title(element_line(h1))
             if value:
                 return value
-    headings = [_clean_title(h1.text_content()) for h1 in doc.iter("h1")]
+    headings = [_clean_title(element_line(h1)) for h1 in doc.iter("h1")]
     headings = [value for value in headings if value]
     if len(headings) == 1:
         return headings[0]
     title = next(iter(doc.iter("title")), None)
-    value = _clean_title(title.text_content() if title is not None else None)
+    value = _clean_title(element_line(title) if title is not None else None)
     if value:
         return _strip_site(value, site, guess=True)
     return None
@@ -526,9 +542,9 @@ def _paragraphs_from_breaks(doc: _El) -> None:
     """Turn text split by ``<br><br>`` (old and forum pages) into ``<p>`` paragraphs.
 
     Trafilatura keeps a run of line breaks as a single one; the blank line between
-    paragraphs would otherwise be lost.
+    paragraphs would otherwise be lost. A ``<p>`` split so becomes several paragraphs.
     """
-    for parent in list(doc.iter(*_BREAK_PARENTS)):
+    for parent in list(doc.iter(*_BREAK_PARENTS, "p")):
         children = list(parent)
         if any(isinstance(c.tag, str) and c.tag in _BLOCKISH for c in children):
             continue
@@ -556,6 +572,9 @@ def _paragraphs_from_breaks(doc: _El) -> None:
         groups.append((text, nodes))
         if len(groups) < 2:
             continue
+        if parent.tag == "p":
+            _split_paragraph(parent, groups)
+            continue
         for child in children:
             tail = child.tail
             parent.remove(child)
@@ -566,6 +585,25 @@ def _paragraphs_from_breaks(doc: _El) -> None:
             paragraph.text = _xml_safe(group_text)
             for node in group_nodes:
                 paragraph.append(node)
+
+
+def _split_paragraph(paragraph: _El, groups: list[tuple[str, list[_El]]]) -> None:
+    """Put one paragraph per group where ``paragraph`` was (a ``<p>`` holds no ``<p>``)."""
+    container = paragraph.getparent()
+    if container is None:
+        return
+    at = container.index(paragraph)
+    tail = paragraph.tail
+    container.remove(paragraph)
+    for offset, (group_text, group_nodes) in enumerate(groups):
+        part = etree.Element("p", dict(paragraph.attrib))
+        part.text = _xml_safe(group_text)
+        for node in group_nodes:
+            node_tail = node.tail
+            part.append(node)
+            node.tail = _xml_safe(node_tail)
+        container.insert(at + offset, part)
+    container[at + len(groups) - 1].tail = _xml_safe(tail)
 
 
 def _not_article(origin: str, why: str) -> ParseError:
@@ -640,7 +678,7 @@ def _article_from_html(
         title = title or _clean_title(tree.get("title"))
         main = tree.find("main")
         blocks = _blocks(main, base) if main is not None else []
-        if blocks and title and blocks[0].text.casefold() == title.casefold():
+        if blocks and title and " ".join(blocks[0].text.split()).casefold() == title.casefold():
             blocks = blocks[1:]
         body = _join(blocks, "\n\n")
     if len(body.text) < MIN_TEXT:

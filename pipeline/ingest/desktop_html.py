@@ -52,7 +52,12 @@ from pipeline.ingest.model import (
 )
 from pipeline.ingest.repeats import Repeats
 from pipeline.ingest.source import read_text
-from pipeline.ingest.textutil import HTML_FORMAT_TAGS, EntityBuilder
+from pipeline.ingest.textutil import (
+    HTML_FORMAT_TAGS,
+    EntityBuilder,
+    element_line,
+    element_text,
+)
 
 FORMAT = "desktop-html"
 
@@ -394,12 +399,11 @@ def _post(
 
 def _name(element: _Element) -> str:
     """A sender's name: the block's own text, without the forward date or "via @bot"."""
-    parts = [element.text or ""]
-    for child in element:
-        if _tag(child) and "date" not in _classes(child):
-            parts.append("".join(child.itertext()))
-        parts.append(child.tail or "")
-    return _VIA_BOT.sub("", " ".join("".join(parts).split()))
+    return _VIA_BOT.sub("", element_line(element, skip=_is_date))
+
+
+def _is_date(element: _Element) -> bool:
+    return "date" in _classes(element)
 
 
 def _date(page: _Page, place: str, title: str, zone: ZoneInfo) -> tuple[datetime, bool]:
@@ -571,7 +575,7 @@ def _media_item(
     if "media_poll" in classes:
         return _poll(block)
     if "media_giveaway" in classes:
-        return MediaItem("unsupported", extra={"type": "giveaway", "text": _flat_text(block)})
+        return MediaItem("unsupported", extra={"type": "giveaway", "text": element_text(block)})
     if "media" in classes:
         return _generic_media(block, classes, file, href)
     logger.debug("%s: %s: unknown media block %s", page.path, place, sorted(classes))
@@ -583,7 +587,8 @@ def _generic_media(
 ) -> MediaItem:
     """The icon-with-title blocks; also what photos and videos become when not downloaded."""
     title = _class_text(block, "title")
-    description = _class_text(block, "description")
+    # Addresses, game and invoice descriptions may run over several lines.
+    description = _class_text(block, "description", lines=True)
     status = _class_text(block, "status")
     extra: dict[str, Any] = {}
     if description:
@@ -651,7 +656,7 @@ def _coordinates(status: str, extra: dict[str, Any]) -> None:
 
 
 def _poll(block: _Element) -> MediaItem:
-    question = _class_text(block, "question")
+    question = _class_text(block, "question", lines=True)
     answers = []
     closed = False
     total = None
@@ -660,17 +665,13 @@ def _poll(block: _Element) -> MediaItem:
         if "answer" in classes:
             votes = 0
             chosen = False
-            label_parts = [child.text or ""]
             for part in child:
                 if _tag(part) and "details" in _classes(part):
                     detail = _flat_text(part)
                     found = _VOTES.search(detail)
                     votes = int(found.group(1)) if found else 0
                     chosen = "chosen" in detail
-                else:
-                    label_parts.append("".join(part.itertext()) if _tag(part) else "")
-                label_parts.append(part.tail or "")
-            label = " ".join("".join(label_parts).split())
+            label = element_text(child, skip=_is_details)
             label = label[2:] if label.startswith("- ") else label
             answers.append({"text": label, "voters": votes, "chosen": chosen})
         elif "total" in classes:
@@ -766,15 +767,21 @@ def _find_class(root: _Element, tag: str, name: str) -> list[_Element]:
     return found
 
 
-def _class_text(element: _Element, name: str) -> str:
+def _class_text(element: _Element, name: str, *, lines: bool = False) -> str:
+    """The text of the first element of class ``name``: one line, or its lines kept."""
     for child in element.iter():
         if _tag(child) and name in _classes(child):
-            return _flat_text(child)
+            return element_text(child) if lines else _flat_text(child)
     return ""
 
 
+def _is_details(element: _Element) -> bool:
+    return "details" in _classes(element)
+
+
 def _flat_text(element: _Element) -> str:
-    return " ".join("".join(element.itertext()).split())
+    # Not itertext(): a <br> would join the words on either side of it.
+    return element_line(element)
 
 
 def _line(element: _Element) -> str | None:

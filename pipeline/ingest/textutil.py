@@ -1,9 +1,11 @@
-"""Text helpers shared by every parser: UTF-16 offsets, entity building, hashtags and links."""
+"""Text helpers shared by every parser: UTF-16 offsets, entity building, hashtags and links,
+and the text of HTML elements."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from pipeline.ingest.model import Entity
 
@@ -143,3 +145,113 @@ def extract_links(text: str, entities: Iterable[Entity] = ()) -> list[str]:
             url = "https://" + url
         seen.setdefault(url, None)
     return list(seen)
+
+
+# --- the text of HTML elements ------------------------------------------------------------
+
+# Elements a browser sets on lines of their own; a <br> ends a line too.
+_BLOCK_TAGS = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "dd", "details", "div", "dl", "dt",
+        "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6",
+        "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "summary", "table",
+        "tr", "ul",
+    }
+)  # fmt: skip
+_UNSEEN_TAGS = frozenset({"script", "style", "template"})
+_WHITESPACE = re.compile(r"\s+")
+
+
+class _Lines:
+    """Text laid out as lines the way a browser shows it: runs of whitespace in the markup
+    are one space, never at the start or end of a line."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.at_line_start = True
+        self.space = False
+
+    def add(self, piece: str, verbatim: bool) -> None:
+        if verbatim:
+            self.verbatim(piece)
+        else:
+            self.text(piece)
+
+    def text(self, piece: str) -> None:
+        if not piece:
+            return
+        collapsed = _WHITESPACE.sub(" ", piece)
+        core = collapsed.strip(" ")
+        if not core:
+            self.space = True
+            return
+        if (self.space or collapsed[0] == " ") and not self.at_line_start:
+            self.parts.append(" ")
+        self.parts.append(core)
+        self.at_line_start = False
+        self.space = collapsed[-1] == " "
+
+    def verbatim(self, piece: str) -> None:
+        if piece:
+            self.parts.append(piece)
+            self.at_line_start = piece[-1] == "\n"
+            self.space = False
+
+    def line_break(self) -> None:
+        self.parts.append("\n")
+        self.at_line_start = True
+        self.space = False
+
+    def end_line(self) -> None:
+        """Where a block starts or ends: a new line, unless one has just begun."""
+        if not self.at_line_start:
+            self.line_break()
+
+
+def element_text(element: Any, skip: Callable[[Any], bool] | None = None) -> str:
+    """The text of an lxml element as lines, as a browser lays it out.
+
+    ``<br>`` and the edges of block elements (``div``, ``p``, ``li``…) end lines, so
+    ``a<br><br>b`` keeps its empty line; other whitespace of the markup (the newlines and
+    indentation between tags) is one space; ``<pre>`` keeps its own; scripts, styles and
+    the elements ``skip`` accepts are left out. Every place an export's markup becomes text
+    reads it through here (or :func:`element_line`), so no line break is lost on the way.
+    """
+    lines = _Lines()
+    stack: list[tuple[Any, bool]] = [(element, False)]
+    in_pre = 0
+    while stack:
+        node, closing = stack.pop()
+        tag = node.tag.lower() if isinstance(node.tag, str) else None
+        if closing:
+            if tag == "pre":
+                in_pre -= 1
+            if node is not element:
+                if tag in _BLOCK_TAGS:
+                    lines.end_line()
+                lines.add(node.tail or "", verbatim=in_pre > 0)
+            continue
+        if tag is None or tag in _UNSEEN_TAGS or (node is not element and skip and skip(node)):
+            # Comments and what is not shown: only the text after them is.
+            if node is not element:
+                lines.add(node.tail or "", verbatim=in_pre > 0)
+            continue
+        if tag == "br":
+            lines.line_break()
+            if node is not element:
+                lines.add(node.tail or "", verbatim=in_pre > 0)
+            continue
+        if node is not element and tag in _BLOCK_TAGS:
+            lines.end_line()
+        if tag == "pre":
+            in_pre += 1
+        lines.add(node.text or "", verbatim=in_pre > 0)
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(node))
+    return "".join(lines.parts).strip()
+
+
+def element_line(element: Any, skip: Callable[[Any], bool] | None = None) -> str:
+    """The text of an lxml element on one line (names, titles, counts): where
+    :func:`element_text` breaks a line, a space."""
+    return _WHITESPACE.sub(" ", element_text(element, skip)).strip()

@@ -39,7 +39,12 @@ from pipeline.ingest.model import (
     Skipped,
 )
 from pipeline.ingest.source import read_text
-from pipeline.ingest.textutil import HTML_FORMAT_TAGS, EntityBuilder
+from pipeline.ingest.textutil import (
+    HTML_FORMAT_TAGS,
+    EntityBuilder,
+    element_line,
+    element_text,
+)
 
 FORMAT = "web-html"
 
@@ -107,42 +112,18 @@ def _inside(el: _El, stop: _El, names: frozenset[str]) -> bool:
     return False
 
 
-def _plain(el: _El) -> str:
-    """The text of ``el`` with ``<br>`` as a newline and scripts left out."""
-    parts: list[str] = []
-    stack: list[tuple[_El, bool]] = [(el, False)]
-    while stack:
-        node, closing = stack.pop()
-        if closing:
-            if node is not el and node.tail:
-                parts.append(node.tail)
-            continue
-        tag = node.tag if isinstance(node.tag, str) else ""
-        if tag == "br":
-            parts.append("\n")
-        elif tag not in ("script", "style") and isinstance(node.tag, str) and node.text:
-            parts.append(node.text)
-        stack.append((node, True))
-        if tag not in ("script", "style") and isinstance(node.tag, str):
-            stack.extend((child, False) for child in reversed(node))
-    return "".join(parts)
-
-
 def _line(el: _El | None) -> str | None:
     """Text of ``el`` on one line, or None when it is absent or blank."""
     if el is None:
         return None
-    text = _SPACES.sub(" ", _plain(el)).strip()
-    return text or None
+    return element_line(el) or None
 
 
 def _block(el: _El | None) -> str | None:
-    """Multi-line text of ``el``: lines kept, spaces inside lines collapsed."""
+    """Multi-line text of ``el`` (``<br>`` and blocks break lines), or None when blank."""
     if el is None:
         return None
-    lines = [_SPACES.sub(" ", line).strip() for line in _plain(el).split("\n")]
-    text = "\n".join(lines).strip()
-    return re.sub(r"\n{3,}", "\n\n", text) or None
+    return re.sub(r"\n{3,}", "\n\n", element_text(el)) or None
 
 
 # --- values -----------------------------------------------------------------------------------
@@ -348,7 +329,7 @@ def render_text(root: _El) -> tuple[str, list[Entity]]:
             out.text(el.tail or "")
             continue
         if tag == "tg-emoji":
-            shown = _plain(el)
+            shown = element_text(el)
             emoji_id = str(el.get("emoji-id") or "").strip()
             if shown and emoji_id.isdigit():
                 out.open("custom_emoji", custom_emoji_id=emoji_id)
@@ -360,7 +341,7 @@ def render_text(root: _El) -> tuple[str, list[Entity]]:
             continue
         if tag == "i" and "emoji" in classes:
             # An emoji drawn as an image: its character sits in a <b> that is not bold.
-            out.text(_plain(el))
+            out.text(element_text(el))
             out.text(el.tail or "")
             continue
         entity: str | None = None
@@ -379,7 +360,7 @@ def render_text(root: _El) -> tuple[str, list[Entity]]:
         elif tag == "code" and in_pre:
             entity = None
         elif tag == "a":
-            entity, attrs = _link(el, _plain(el))
+            entity, attrs = _link(el, element_text(el))
         elif tag == "span" and "tg-spoiler" in classes:
             entity = "spoiler"
         else:
@@ -469,14 +450,14 @@ def _media_item(kind: str, el: _El) -> MediaItem:
             video = next(iter(el.iter("video")), None)
             item.file = (str(video.get("src") or "") or None) if video is not None else None
     elif kind == "poll":
-        item.extra["question"] = _line(_first(el, "tgme_widget_message_poll_question")) or ""
+        item.extra["question"] = _block(_first(el, "tgme_widget_message_poll_question")) or ""
         poll_type = _line(_first(el, "tgme_widget_message_poll_type"))
         if poll_type:
             item.extra["type"] = poll_type
         options = []
         for option in _all(el, "tgme_widget_message_poll_option"):
             entry: dict[str, object] = {
-                "text": _line(_first(option, "tgme_widget_message_poll_option_text")) or ""
+                "text": _block(_first(option, "tgme_widget_message_poll_option_text")) or ""
             }
             percent = _PERCENT.search(
                 _line(_first(option, "tgme_widget_message_poll_option_percent")) or ""
@@ -629,10 +610,10 @@ def _date_and_edited(
     meta = _first(message, "tgme_widget_message_meta")
     edited = False
     if meta is not None:
-        text = _plain(meta)
+        text = element_text(meta)
         author = _first(meta, "tgme_widget_message_from_author")
         if author is not None:
-            text = text.replace(_plain(author), " ", 1)
+            text = text.replace(element_text(author), " ", 1)
         edited = bool(_EDITED.search(text))
     return date, edited
 
@@ -657,7 +638,7 @@ def _message(
     text, entities = render_text(text_el) if text_el is not None else ("", [])
     views_el = _first(message, "tgme_widget_message_views")
     try:
-        views = parse_count(_plain(views_el)) if views_el is not None else None
+        views = parse_count(element_text(views_el)) if views_el is not None else None
     except ValueError as exc:
         raise ParseError(origin, where, f"views: {exc}") from None
     date, edited = _date_and_edited(message, where, origin, clock)
@@ -680,7 +661,7 @@ def _message(
     voters_el = _first(message, "tgme_widget_message_voters")
     if poll is not None and voters_el is not None:
         try:
-            voters = parse_count(_plain(voters_el))
+            voters = parse_count(element_text(voters_el))
         except ValueError as exc:
             raise ParseError(origin, where, f"poll votes: {exc}") from None
         if voters is not None:
@@ -718,7 +699,8 @@ def _channel_info(doc: _El) -> ChannelInfo | None:
         if any(word in kind for word in _SUBSCRIBER_WORDS):
             value = _first(counter, "counter_value")
             try:
-                info.subscribers = parse_count(_plain(value if value is not None else counter))
+                shown = value if value is not None else counter
+                info.subscribers = parse_count(element_text(shown))
             except ValueError:
                 logger.warning("unreadable subscriber count %r", _line(counter))
             break
