@@ -166,7 +166,9 @@ def cmd_show(
         "channel": post.channel,
         "date": iso_utc(post.date),
         "status": post.status,
-        "author": post.author,
+        "author": post.author + (f" ({post.author_id})" if post.author_id else "")
+        if post.author
+        else None,
         "forwarded from": post.forwarded_from,
         "views": post.views,
         "reactions": " ".join(f"{k} {v}" for k, v in post.reactions.items()) or None,

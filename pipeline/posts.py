@@ -67,6 +67,7 @@ class PostView:
     forwarded_from: str | None
     reply_to: int | None
     author: str | None
+    author_id: str | None
     reactions: dict[str, int]
     views: int | None
     hashtags: list[str]
@@ -91,6 +92,7 @@ class PostView:
             forwarded_from=post.forwarded_from,
             reply_to=post.reply_to,
             author=post.author,
+            author_id=post.author_id,
             reactions={r.reaction: r.count for r in post.reactions},
             views=post.views,
             # Derived from the text on reading: never stale, and imports store less.
@@ -115,6 +117,7 @@ class PostView:
             "forwarded_from": self.forwarded_from,
             "reply_to": self.reply_to,
             "author": self.author,
+            "author_id": self.author_id,
             "reactions": self.reactions,
             "views": self.views,
             "hashtags": self.hashtags,

@@ -18,7 +18,12 @@ by older Telegram Desktop versions write ``18.07.2023 01:18:56`` with no zone. T
 ``ParseOptions.timezone``, and the parser says so with a :class:`Note` (once per import, shown in
 the import report) and a logged warning per page.
 
-HTML exports carry neither edit dates nor view counts, so ``edited`` and ``views`` stay ``None``.
+HTML exports carry neither edit dates nor view counts, so ``edited`` and ``views`` stay ``None``;
+nor sender ids (``author_id``) or the chat's type. A sender is the author unless it is the chat
+itself: named like the chat in a chat where nobody else posts (a channel). Once a page shows
+another sender the chat is a conversation, where a sender named like the chat (the other person
+of a personal chat) is an author too; a conversation whose first pages show only that person
+reads, on those pages, as a channel.
 """
 
 from __future__ import annotations
@@ -254,6 +259,9 @@ class _State:
     sender: str | None = None
     forwarded_from: str | None = None
     repeats: Repeats = field(default_factory=Repeats)  # every page of the chat
+    # HTML names no chat type: a chat is a conversation once a page shows a sender other
+    # than the chat's name (a personal chat bears the other person's name).
+    conversation: bool = False
 
 
 def _zone(path: Path, name: str) -> ZoneInfo:
@@ -269,6 +277,7 @@ def _parse_page(page: _Page, state: _State) -> Iterator[Event]:
         state.announced = True
         yield ChannelInfo(title=page.title)
     _check_flat(page)
+    state.conversation = state.conversation or _shows_other_senders(page, state.title)
     zone_free_warned = False
     for element in page.history:
         tag = _tag(element)
@@ -393,8 +402,23 @@ def _post(
         elif "reactions" in classes:
             post.reactions = _reactions(page, place, part)
     sender = state.sender
-    post.author = signature or (sender if sender and sender != state.title else None)
+    # A sender named like the chat is the chat itself only in a channel.
+    is_the_chat = sender == state.title and not state.conversation
+    post.author = signature or (sender if sender and not is_the_chat else None)
     return post, zone_free
+
+
+def _shows_other_senders(page: _Page, title: str | None) -> bool:
+    """Whether a message of the page is sent by someone not named like the chat: then it is a
+    conversation (personal chat, group), not a channel, where only the channel posts."""
+    for element in page.history:
+        if _tag(element) != "div" or "default" not in _classes(element):
+            continue
+        body = _child(element, "div", "body")
+        name = _child(body, "div", "from_name") if body is not None else None
+        if name is not None and _name(name) not in ("", title):
+            return True
+    return False
 
 
 def _name(element: _Element) -> str:

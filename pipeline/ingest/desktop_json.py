@@ -29,8 +29,10 @@ Conventions of the format that matter here:
   list of strings and parts. tdesktop flattens nested formatting, so parts never overlap.
 * Files the export did not download are written as ``"(File not included. Change data exporting
   settings to download.)"`` (or "exceeds maximum size" / "unavailable") instead of a path.
-* ``author`` is the post's signature; like the HTML export, a sender other than the chat itself
-  (a group member) is the author when there is no signature.
+* ``author`` is the post's signature. Without one, the sender (``from``, ``from_id``) is the
+  author unless it is the chat itself: a channel's own posts (``from_id`` ``channel<id>``) have
+  none, while in a personal chat or a group every sender is an author, even one named like the
+  chat (a personal chat bears the other person's name).
 * A channel's export ``id`` is the bare channel id; the Bot API calls the same chat
   ``-100<id>``. :class:`ChannelInfo` keeps the positive export id, which is what
   ``pipeline.channels.find_channel`` compares after stripping ``-100``.
@@ -80,6 +82,8 @@ _BUF = 65536
 _SECTIONS = ("chats", "left_chats")
 # Chat types tdesktop writes without a "name".
 _UNNAMED = {"saved_messages": "Saved Messages", "replies": "Replies"}
+# Chats where only the chat itself posts; every other known type is a conversation.
+_CHANNEL_TYPES = frozenset({"public_channel", "private_channel"})
 # ijson events that start a value (as opposed to map keys and container ends).
 _VALUE_STARTS = frozenset({"start_map", "start_array", "string", "number", "boolean", "null"})
 _SNIFF = re.compile(
@@ -534,10 +538,21 @@ class _Context:
         self.source = source
         self.path = str(source.path)
         self.title = chat.title
+        # tdesktop writes a channel's (or a group's own) sender id as "channel<id>".
+        self.own_id = f"channel{chat.id}" if chat.id is not None else None
+        self.conversation = chat.type is not None and chat.type not in _CHANNEL_TYPES
         self.options = options
         self.where = where
         self.ordinal = 0
         self.repeats = Repeats()  # message ids are per chat
+
+    def is_the_chat(self, sender: str, sender_id: str | None) -> bool:
+        """Whether a message's sender is the chat itself (a channel's own post), which is no
+        author. In a conversation (a personal chat bears the other person's name, a group
+        member may share the group's) every sender is one."""
+        if self.conversation:
+            return False
+        return sender == self.title or (sender_id is not None and sender_id == self.own_id)
 
     def fail(self, message_id: object, reason: str) -> ParseError:
         place = f"message {message_id}"
@@ -561,10 +576,14 @@ class _Context:
         if not text and not media:
             return Skipped(message_id, "empty")
         author = raw.get("author")
+        author_id = None
         if type(author) is not str or not author:
-            # As the HTML export shows it: a sender other than the chat itself (groups).
+            author = None
             sender = raw.get("from")
-            author = sender if type(sender) is str and sender and sender != self.title else None
+            sender_id = raw.get("from_id")
+            sender_id = sender_id if type(sender_id) is str and sender_id else None
+            if type(sender) is str and sender and not self.is_the_chat(sender, sender_id):
+                author, author_id = sender, sender_id
         forwarded = raw.get("forwarded_from")
         reply_to = raw.get("reply_to_message_id")
         if type(reply_to) is not int or "reply_to_peer_id" in raw:
@@ -581,6 +600,7 @@ class _Context:
             if "edited_unixtime" in raw or "edited" in raw
             else None,
             author=author,
+            author_id=author_id,
             forwarded_from=forwarded if type(forwarded) is str and forwarded else None,
             reply_to=reply_to,
             media=media,

@@ -152,7 +152,8 @@ class ParsedPost:
     entities: list[Entity] = field(default_factory=list)
     date: datetime | None = None  # aware UTC, None when the format has no date
     edited: datetime | None = None  # aware UTC; when only "edited" is known, equal to date
-    author: str | None = None  # signature
+    author: str | None = None  # signature, or the sender when it is not the chat itself
+    author_id: str | None = None  # the sender's id as the export writes it ("user123")
     forwarded_from: str | None = None
     reply_to: int | None = None
     media: list[MediaItem] = field(default_factory=list)

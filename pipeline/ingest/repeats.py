@@ -38,6 +38,7 @@ def content_key(event: ParsedPost | Skipped) -> int:
         event.date,
         event.edited,
         event.author,
+        event.author_id,
         event.forwarded_from,
         event.reply_to,
         tuple(_media_key(item) for item in event.media),

@@ -56,7 +56,7 @@ KNOWN_NODES = 50_000
 
 _POST_COLUMNS = (
     "id", "channel_id", "text", "entities", "media", "link_preview", "title", "forwarded_from",
-    "reply_to", "author", "date", "edited_at", "views", "counts_seen_at", "status",
+    "reply_to", "author", "author_id", "date", "edited_at", "views", "counts_seen_at", "status",
     "content_hash", "created_at", "updated_at",
 )  # fmt: skip
 _SOURCE_COLUMNS = (
@@ -203,6 +203,8 @@ class _Stored:
     counts_seen_at: datetime | None
     counts_total: int
     views: int | None
+    author: str | None
+    author_id: str | None
 
     def may_be_richer(self, post: ParsedPost) -> bool:
         """False when ``post`` is this very version (a plain re-import): no need to compare."""
@@ -511,6 +513,7 @@ class PostWriter:
             post.forwarded_from,
             post.reply_to,
             post.author,
+            post.author_id,
             post.date,
             post.edited,
             post.views,
@@ -584,6 +587,7 @@ class PostWriter:
         if not known:
             return [], set(), set()
         stored = await self._stored_versions({post_id for _, post_id in known})
+        await self._fill_author(known, stored)
         best: dict[int, _Pending] = {}
         for item, post_id in known:
             current = best.get(post_id)
@@ -617,6 +621,26 @@ class PostWriter:
         await self._write_counts([(post_id, counted[post_id]) for post_id in newer])
         return sorted(changed), replaced, removed_keys
 
+    async def _fill_author(
+        self, known: list[tuple[_Pending, int]], stored: dict[int, _Stored]
+    ) -> None:
+        """Take the author (and its id) from a sighting that has them when the stored post
+        lacks them: a Desktop HTML export names senders but not their ids, a JSON export of
+        the same chat both, and the text of either may be the one kept."""
+        filled: dict[int, dict[str, Any]] = {}
+        for item, post_id in known:
+            was, post = stored[post_id], item.post
+            values = filled.setdefault(post_id, {})
+            author = values.get("author", was.author)
+            if author is None and post.author is not None:
+                author = values["author"] = post.author
+            has_id = values.get("author_id", was.author_id) is not None
+            if not has_id and post.author_id is not None and post.author == author:
+                values["author_id"] = post.author_id
+        rows = [{"id": post_id} | values for post_id, values in filled.items() if values]
+        if rows:
+            await self._session.execute(update(Post), rows)
+
     async def _stored_versions(self, post_ids: set[int]) -> dict[int, _Stored]:
         reactions = (
             select(func.coalesce(func.sum(ReactionCount.count), 0))
@@ -634,6 +658,8 @@ class PostWriter:
                 Post.counts_seen_at,
                 Post.content_hash,
                 Post.views,
+                Post.author,
+                Post.author_id,
                 reactions.label("reactions"),
             ).where(among(Post.id, post_ids, dialect_name(self._session)))
         )
@@ -649,6 +675,8 @@ class PostWriter:
                 counts_seen_at=row.counts_seen_at,
                 counts_total=int(row.reactions),
                 views=row.views,
+                author=row.author,
+                author_id=row.author_id,
             )
             for row in rows
         }
@@ -672,6 +700,7 @@ class PostWriter:
             ("title", post.title),
             ("date", post.date),
             ("author", post.author),
+            ("author_id", post.author_id),
             ("forwarded_from", post.forwarded_from),
             ("reply_to", post.reply_to),
         ):

@@ -122,6 +122,8 @@ class Post(Base):
     forwarded_from: Mapped[str | None] = mapped_column(String(255))
     reply_to: Mapped[int | None] = mapped_column(BigInteger)  # a message id in the same chat
     author: Mapped[str | None] = mapped_column(String(255))
+    # The author's id as the export writes it ("user123"), when the author is a sender.
+    author_id: Mapped[str | None] = mapped_column(String(64))
     date: Mapped[datetime | None] = mapped_column()
     edited_at: Mapped[datetime | None] = mapped_column()
     views: Mapped[int | None] = mapped_column(BigInteger)

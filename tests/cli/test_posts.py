@@ -31,6 +31,7 @@ def test_list_json_shape(seeded) -> None:
         "forwarded_from": "Other Channel",
         "reply_to": None,
         "author": None,
+        "author_id": None,
         "reactions": {"custom:5368": 3, "paid": 2, "👍": 50},
         "views": None,
         "hashtags": ["#ml", "#новости"],

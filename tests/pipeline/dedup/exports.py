@@ -42,13 +42,15 @@ def write_export(
     *,
     chat_id: int = 1001,
     name: str = "Test Channel",
+    chat_type: str = "public_channel",
     taken_at: datetime | None = None,
 ) -> Path:
-    """A `result.json` of one channel; ``taken_at`` sets the file's time (the export's time)."""
+    """A `result.json` of one chat (a channel unless ``chat_type`` says otherwise);
+    ``taken_at`` sets the file's time (the export's time)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     export = {
         "name": name,
-        "type": "public_channel",
+        "type": chat_type,
         "id": chat_id,
         "messages": [message.to_json() for message in messages],
     }
@@ -68,10 +70,10 @@ def write_html_export(
 ) -> Path:
     """The same chat as :func:`write_export` writes, as a Desktop HTML ``messages.html``.
 
-    Takes the messages' text, date, reactions and ``extra["photo"]``; other extras are JSON
-    only.
+    Takes the messages' text, date, reactions, ``extra["photo"]`` and the sender's name
+    (``extra["from"]``, else the chat's); other extras are JSON only.
     """
-    blocks = [_html_message(message, name) for message in messages]
+    blocks = [_html_message(message, message.extra.get("from", name)) for message in messages]
     page = f"""<!DOCTYPE html>
 <html>
  <head>

@@ -751,6 +751,30 @@ def test_bad_reactions(tmp_path: Path, reaction: str) -> None:
     assert error.value.place == "message 7"
 
 
+@pytest.mark.parametrize(
+    ("title", "senders", "authors"),
+    [
+        # A personal chat bears the other person's name: she is still the author.
+        ("Alice", ["Alice", None, "Me", "Alice"], ["Alice", "Alice", "Me", "Alice"]),
+        # Her messages first, yours further down the page: the whole page tells.
+        ("Alice", ["Alice", None, None, "Me"], ["Alice", "Alice", "Alice", "Me"]),
+        # A group member named like the group.
+        ("Friends", ["Bob", "Friends", None], ["Bob", "Friends", "Friends"]),
+        # A channel: every post is the channel's own.
+        ("Chat", ["Chat", None, "Chat"], [None, None, None]),
+    ],
+)
+def test_senders_are_authors_unless_the_chat_itself(
+    tmp_path: Path, title: str, senders: list[str | None], authors: list[str | None]
+) -> None:
+    history = "".join(
+        message(number, text_block(f"post {number}"), sender=sender)
+        for number, sender in enumerate(senders, 1)
+    )
+    found = posts(write(tmp_path, page(history, title=title)))
+    assert [found[number].author for number in range(1, len(senders) + 1)] == authors
+
+
 def test_reply_into_another_page_and_another_chat(tmp_path: Path) -> None:
     other_page = (
         '<div class="reply_to details">\nIn reply to '

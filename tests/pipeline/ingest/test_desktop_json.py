@@ -550,7 +550,7 @@ def test_message_fields(tmp_path: Path) -> None:
     ("fields", "author", "reply_to", "forwarded_from"),
     [
         ({}, None, None, None),  # the channel itself is not an author
-        ({"from": "Alice"}, "Alice", None, None),  # a group member is
+        ({"from": "Alice", "from_id": "user1"}, "Alice", None, None),  # someone else is
         ({"from": None, "from_id": "user1"}, None, None, None),  # deleted account
         ({"from": "Alice", "author": "Sig"}, "Sig", None, None),
         ({"reply_to_message_id": 5, "reply_to_peer_id": "channel9"}, None, None, None),
@@ -567,6 +567,49 @@ def test_author_reply_forward_rules(
 ) -> None:
     post = one_post(tmp_path, message(1, "x", **fields))
     assert (post.author, post.reply_to, post.forwarded_from) == (author, reply_to, forwarded_from)
+
+
+@pytest.mark.parametrize(
+    ("chat_type", "sender", "sender_id", "fields", "author", "author_id"),
+    [
+        # In a conversation every sender is an author, whatever the chat is called: a
+        # personal chat bears the other person's name.
+        ("personal_chat", "Alice", "user4444", {}, "Alice", "user4444"),
+        ("personal_chat", "Me", "user99", {}, "Me", "user99"),
+        ("bot_chat", "Alice", "user4444", {}, "Alice", "user4444"),
+        ("private_group", "Alice", "user5", {}, "Alice", "user5"),
+        ("public_supergroup", "Alice", "channel123", {}, "Alice", "channel123"),
+        ("saved_messages", "Me", "user99", {}, "Me", "user99"),
+        ("private_supergroup", "Alice", "user5", {"author": "Admin"}, "Admin", None),
+        # A channel's own posts have no author but their signature.
+        ("public_channel", "Alice", "channel123", {}, None, None),
+        ("private_channel", "Alice", "channel123", {}, None, None),
+        ("public_channel", "Alice", "channel123", {"author": "Ed"}, "Ed", None),
+        ("public_channel", "Bob", "user7", {}, "Bob", "user7"),
+        # An export without the chat's type or the sender's id: only the name can tell.
+        (None, "Alice", None, {}, None, None),
+        (None, "Bob", None, {}, "Bob", None),
+    ],
+)
+def test_senders_are_authors_unless_the_chat_itself(
+    tmp_path: Path,
+    chat_type: str | None,
+    sender: str,
+    sender_id: str | None,
+    fields: dict[str, Any],
+    author: str | None,
+    author_id: str | None,
+) -> None:
+    msg = message(1, "x", **{"from": sender, "from_id": sender_id}, **fields)
+    if sender_id is None:
+        del msg["from_id"]
+    data = chat([msg], name="Alice", type=chat_type or "public_channel", id=123)
+    if chat_type is None:
+        del data["type"]
+    (post,) = [
+        e for e in events(write(tmp_path / "result.json", data)) if isinstance(e, ParsedPost)
+    ]
+    assert (post.author, post.author_id) == (author, author_id)
 
 
 def test_reactions(tmp_path: Path) -> None:

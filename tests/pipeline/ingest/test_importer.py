@@ -348,6 +348,35 @@ async def test_a_message_id_listed_twice_with_different_content_rejects_the_file
     assert await stored(session_factory) == before
 
 
+@pytest.mark.parametrize("order", ["json-first", "html-first"])
+async def test_every_sender_of_a_personal_chat_is_an_author(
+    session_factory: SessionFactory, tmp_path: Path, order: str
+) -> None:
+    # A personal chat bears the other person's name: her messages are hers all the same.
+    alice = {"from": "Alice", "from_id": "user4444"}
+    me = {"from": "Me", "from_id": "user99"}
+    day = datetime(2024, 1, 1, tzinfo=UTC)
+    messages = [
+        Message(1, "hi, are you coming?", date=day, extra=alice),
+        Message(2, "yes, at six", date=day.replace(minute=1), extra=me),
+        Message(3, "see you then", date=day.replace(minute=2), extra=alice),
+    ]
+    json_export = write_export(
+        tmp_path / "result.json", messages, chat_id=4444, name="Alice", chat_type="personal_chat"
+    )
+    html_export = write_html_export(tmp_path / "html" / "messages.html", messages, name="Alice")
+    files = [json_export, html_export] if order == "json-first" else [html_export, json_export]
+    report = await import_paths(session_factory, files)
+    assert [item.new for item in report.files] == [3, 0]
+    async with unit_of_work(session_factory) as session:
+        posts = await list_posts(session)
+    assert sorted((post.text, post.author, post.author_id) for post in posts) == [
+        ("hi, are you coming?", "Alice", "user4444"),
+        ("see you then", "Alice", "user4444"),
+        ("yes, at six", "Me", "user99"),
+    ]
+
+
 RUSSIAN = Path(__file__).parent / "fixtures" / "russian"  # one chat, as JSON and as HTML
 RUSSIAN_TEXTS = [
     "Сегодня открылся новый парк.",

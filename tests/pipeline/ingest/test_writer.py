@@ -193,6 +193,29 @@ async def test_an_edit_later_in_the_same_file_leaves_only_its_keys(
     assert sorted(keys) == sorted(lsh_keys([tokens(edited_text)])[0])
 
 
+async def test_a_later_sighting_supplies_the_author_a_stored_post_lacks(
+    session_factory: SessionFactory, tmp_path: Path
+) -> None:
+    # The same message, first stored without an author (a channel's own post, as a personal
+    # chat was read before its senders were authors), then from an export naming the sender.
+    def alice_export(folder: str, chat_type: str, sender_id: str) -> Path:
+        message = Message(7, TEXT, extra={"from": "Alice", "from_id": sender_id})
+        return write_export(
+            tmp_path / folder / "result.json",
+            [message],
+            chat_id=4444,
+            name="Alice",
+            chat_type=chat_type,
+        )
+
+    await import_paths(session_factory, [alice_export("then", "public_channel", "channel4444")])
+    post = await only_post(session_factory)
+    assert (post.author, post.author_id) == (None, None)
+    await import_paths(session_factory, [alice_export("now", "personal_chat", "user4444")])
+    post = await only_post(session_factory)
+    assert (post.author, post.author_id) == ("Alice", "user4444")
+
+
 @pytest.mark.parametrize(
     ("chat_type", "bot_api_id"), [("channel", -1001600000001), ("group", -1600000001)]
 )
