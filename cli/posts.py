@@ -196,7 +196,8 @@ def cmd_show(
         )
     console().print("[bold]seen in:[/bold]")
     for source in post.sources:
-        message = f" message {source.message_id}" if source.message_id is not None else ""
+        ids = ", ".join(map(str, source.message_ids))
+        message = f" message{'s' if len(source.message_ids) > 1 else ''} {ids}" if ids else ""
         channel = f"{source.channel}, " if source.channel else ""
         version = f" [#{source.post_id}]" if source.post_id != post.id else ""
         console().print(Text(f"  {channel}{source.file} ({source.format}){message}{version}"))

@@ -15,7 +15,8 @@ from pipeline.channels import find_channel
 from pipeline.errors import NotFoundError
 from pipeline.ingest.model import Entity
 from pipeline.ingest.textutil import extract_hashtags, extract_links
-from pipeline.store.models import ImportRun, Post, PostSource, PostStatus
+from pipeline.store.models import ChannelMessage, ImportRun, Post, PostSource, PostStatus
+from pipeline.store.values import among, dialect_name
 
 
 def iso_utc(value: datetime | None) -> str | None:
@@ -37,20 +38,33 @@ class SourceView:
 
     file: str
     format: str
-    message_id: int | None
+    message_id: int | None  # the first message of an album
     channel: str | None
     post_id: int
+    # Every message of the chat seen as this post there: an album's items, in order.
+    message_ids: list[int] = field(default_factory=list)
+    channel_id: int | None = None  # of the store, to find an album's messages
 
     @classmethod
     def from_source(cls, source: PostSource) -> SourceView:
         channel = source.channel.display_name if source.channel else None
-        return cls(source.file, source.format, source.message_id, channel, source.post_id)
+        message_ids = [source.message_id] if source.message_id is not None else []
+        return cls(
+            source.file,
+            source.format,
+            source.message_id,
+            channel,
+            source.post_id,
+            message_ids,
+            source.channel_id,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "file": self.file,
             "format": self.format,
             "message_id": self.message_id,
+            "message_ids": self.message_ids,
             "channel": self.channel,
             "post_id": self.post_id,
         }
@@ -264,6 +278,7 @@ async def list_posts(
     views = [PostView.from_post(post) for post in posts]
     if not include_duplicates:
         await _add_duplicates_sources(session, views)
+    await _add_album_messages(session, [source for view in views for source in view.sources])
     return views
 
 
@@ -295,6 +310,30 @@ async def _add_duplicates_sources(session: AsyncSession, views: list[PostView]) 
         for canonical_id, source in rows:
             if canonical_id is not None:
                 by_id[canonical_id].sources.append(SourceView.from_source(source))
+
+
+async def _add_album_messages(session: AsyncSession, sources: list[SourceView]) -> None:
+    """Every message id of each source's post in its chat: a sighting of an album is
+    recorded under its first message, the album's items are the post's identities
+    (``channel_messages``)."""
+    post_ids = sorted({s.post_id for s in sources if s.channel_id is not None and s.message_ids})
+    found: dict[tuple[int, int], list[int]] = {}
+    for start in range(0, len(post_ids), 5000):
+        rows = await session.execute(
+            select(
+                ChannelMessage.post_id, ChannelMessage.channel_id, ChannelMessage.message_id
+            ).where(
+                among(ChannelMessage.post_id, post_ids[start : start + 5000], dialect_name(session))
+            )
+        )
+        for post_id, channel_id, message_id in rows:
+            found.setdefault((post_id, channel_id), []).append(message_id)
+    for source in sources:
+        if source.channel_id is None or not source.message_ids:
+            continue
+        album = found.get((source.post_id, source.channel_id), [])
+        if len(album) > 1:
+            source.message_ids = sorted({*album, *source.message_ids})
 
 
 async def require_post(
@@ -329,4 +368,5 @@ async def get_post(
     view.duplicates = [PostView.from_post(duplicate) for duplicate in duplicates]
     for duplicate in view.duplicates:
         view.sources.extend(duplicate.sources)
+    await _add_album_messages(session, view.sources)  # the duplicates' too: the same objects
     return view

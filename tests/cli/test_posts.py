@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipeline.dedup.exports import Message, write_export
+from tests.pipeline.dedup.exports import Message, write_export, write_html_export
 from tests.seed import seed
 
 
@@ -48,6 +48,7 @@ def test_list_json_shape(seeded) -> None:
                 "file": "export/result.json",
                 "format": "desktop-json",
                 "message_id": 10,
+                "message_ids": [10],
                 "channel": "@nn_for_science",
                 "post_id": 1,
             },
@@ -55,6 +56,7 @@ def test_list_json_shape(seeded) -> None:
                 "file": "export/result.json",
                 "format": "desktop-json",
                 "message_id": 12,
+                "message_ids": [12],
                 "channel": "@nn_for_science",
                 "post_id": 3,
             },
@@ -171,3 +173,49 @@ def test_off_a_terminal_long_lines_stay_whole(sixty) -> None:
     assert long in shown.stdout.splitlines()
     listed = sixty("posts", "list", "--limit", "1")
     assert listed.stdout.splitlines()[1].split("\t")[3] == post["title"]  # not clipped to 40
+
+
+@pytest.fixture
+def album(tgpipe, monkeypatch: pytest.MonkeyPatch, migrated_database_url: str, tmp_path: Path):
+    """An album of three photos and a text post, imported from the JSON and the HTML export
+    of the channel; returns the command and the two files."""
+    monkeypatch.setenv("TGPIPE_DATABASE_URL", migrated_database_url)
+    day = datetime(2024, 1, 1, tzinfo=UTC)
+    messages = [
+        Message(1, "Our three photos", day, extra={"photo": "photos/1.jpg"}),
+        Message(2, date=day, extra={"photo": "photos/2.jpg"}),
+        Message(3, date=day, extra={"photo": "photos/3.jpg"}),
+        Message(4, "And a text post", day + timedelta(hours=1)),
+    ]
+    files = [
+        write_export(tmp_path / "result.json", messages),
+        write_html_export(tmp_path / "html" / "messages.html", messages),
+    ]
+    assert tgpipe("import", *map(str, files)).exit_code == 0
+    return tgpipe, files
+
+
+def source(file: Path, format: str, message_ids: list[int], post_id: int) -> dict[str, object]:
+    return {
+        "file": str(file),
+        "format": format,
+        "message_id": message_ids[0],
+        "message_ids": message_ids,
+        "channel": "Test Channel",
+        "post_id": post_id,
+    }
+
+
+def test_an_albums_sources_list_every_message_of_it(album) -> None:
+    tgpipe, (json_file, html_file) = album
+    text_post, album_post = tgpipe("posts", "list", "--json").json()
+    expected = [
+        source(json_file, "desktop-json", [1, 2, 3], album_post["id"]),
+        source(html_file, "desktop-html", [1, 2, 3], album_post["id"]),
+    ]
+    assert album_post["sources"] == expected
+    assert tgpipe("posts", "show", str(album_post["id"]), "--json").json()["sources"] == expected
+    assert [s["message_ids"] for s in text_post["sources"]] == [[4], [4]]
+    shown = " ".join(tgpipe("posts", "show", str(album_post["id"])).stdout.split())
+    assert "(desktop-json) messages 1, 2, 3" in shown
+    assert "(desktop-html) messages 1, 2, 3" in shown
