@@ -82,6 +82,36 @@ def detect_format(path: Path) -> str:
     )
 
 
+def ends_inside_a_character(path: Path) -> bool:
+    """Whether a UTF-8 file ends in the middle of a multi-byte character: a file cut short
+    (a download or a copy that stopped), whatever its parser then stumbles on."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(_HEAD_BYTES)
+            handle.seek(max(0, handle.seek(0, 2) - 4))
+            tail = handle.read()
+        if detect_encoding(head, path) != "utf-8":
+            return False
+    except (OSError, ParseError):
+        return False
+    lead = len(tail) - 1
+    while lead >= 0 and tail[lead] & 0xC0 == 0x80:  # continuation bytes
+        lead -= 1
+    if lead < 0:
+        return bool(tail)
+    first = tail[lead]
+    needed = 2 if 0xC0 <= first < 0xE0 else 3 if 0xE0 <= first < 0xF0 else 4 if first >= 0xF0 else 1
+    return needed > len(tail) - lead
+
+
+def truncation_error(path: Path, error: ParseError) -> ParseError:
+    """``error``, or, for a file cut inside a character, that it was cut short: the parser's
+    own words ("invalid utf-8 text", "invalid JSON") blame the content for a copy that stopped."""
+    if not ends_inside_a_character(path):
+        return error
+    return ParseError(str(path), None, "the file ends inside a character: it was cut short")
+
+
 def forced_format_error(path: Path, format: str, error: ParseError) -> ParseError:
     """What to say when a file read as ``format`` (forced) fails: when it is not that format
     at all, say so, and what it looks like, rather than what the wrong parser stumbled on

@@ -28,6 +28,7 @@ from pipeline.ingest.formats import (
     expand_inputs,
     forced_format_error,
     parser_for,
+    truncation_error,
 )
 from pipeline.ingest.model import (
     FORMATS,
@@ -149,7 +150,10 @@ async def _import_file(
     report: FileReport,
     progress: Callable[[FileReport], None],
 ) -> None:
-    format = options.format if options.format != "auto" else detect_format(path)
+    try:
+        format = options.format if options.format != "auto" else detect_format(path)
+    except ParseError as exc:
+        raise _explained(path, options, exc) from None
     report.format = format
     parse_options = ParseOptions(timezone=options.timezone, channel=options.channel)
     try:
@@ -192,9 +196,16 @@ async def _import_file(
         # Nothing of this file was committed; its counts would describe rows that are gone.
         report.new = report.duplicates = report.near_duplicates = 0
         report.same_source = report.same_content = 0
-        if options.format != "auto":
-            raise forced_format_error(path, options.format, exc) from None
-        raise
+        raise _explained(path, options, exc) from None
+
+
+def _explained(path: Path, options: ImportOptions, error: ParseError) -> ParseError:
+    """What a file's failure is to say: that it was cut short, or that it is not of the
+    forced format, where the parser's own words would blame something else."""
+    explained = truncation_error(path, error)
+    if explained is error and options.format != "auto":
+        explained = forced_format_error(path, options.format, error)
+    return explained
 
 
 def _file_time(path: Path) -> datetime:

@@ -535,3 +535,40 @@ async def test_an_unexpected_failure_still_closes_the_run(
         run = (await session.scalars(select(ImportRun))).one()
         assert run.status is ImportStatus.FAILED
         assert run.finished_at is not None
+
+
+def _cut_inside_a_character(data: bytes, at: int) -> bytes:
+    """``data`` cut after the first byte of the next multi-byte character from ``at`` on."""
+    while data[at] < 0xC0:
+        at += 1
+    return data[: at + 1]
+
+
+@pytest.mark.parametrize(
+    ("export", "where"),
+    [
+        ("text/nn_for_science-compact.txt", 0.9),
+        ("desktop/trantor_library-result.json", 0.5),
+        ("desktop/uponthepathofsalaf-messages.html", 0.3),
+        ("desktop/trantor_library-result.json", 0.0),  # cut in its first character
+    ],
+)
+async def test_a_file_cut_inside_a_character_is_reported_as_cut_short(
+    session_factory: SessionFactory, exports_dir: Path, tmp_path: Path, export: str, where: float
+) -> None:
+    data = (exports_dir / export).read_bytes()
+    path = tmp_path / Path(export).name
+    path.write_bytes(_cut_inside_a_character(data, int(len(data) * where)))
+    report = await import_paths(session_factory, [path])
+    assert report.files[0].errors == [f"{path}: the file ends inside a character: it was cut short"]
+
+
+async def test_a_cp1251_file_ending_in_a_cyrillic_letter_is_not_cut_short(
+    session_factory: SessionFactory, exports_dir: Path, tmp_path: Path
+) -> None:
+    text = (exports_dir / "text/nn_for_science-compact.txt").read_text(encoding="utf-8")
+    path = tmp_path / "copy.txt"
+    path.write_bytes(text.rstrip().encode("cp1251", errors="replace") + "я".encode("cp1251"))
+    report = await import_paths(session_factory, [path])
+    assert not report.files[0].errors
+    assert report.files[0].new > 0
