@@ -6,7 +6,9 @@ real sites and keeps headings, lists, quotes, code, emphasis and links in its XM
 module turns that XML into Telegram text with Bot API entities itself, and takes the headline
 and publication time from the page's own metadata.
 
-A plain-text article is its first line (the headline) and the paragraphs after it.
+A plain-text article is its first line (the headline) and the paragraphs after it. A web
+page copied as text (select all, copy) brings the site's menus, bylines, lists and footers
+along: :mod:`pipeline.ingest.page_copy` finds the headline and the body among them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import lxml.html  # type: ignore[import-untyped, unused-ignore]
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
 from pipeline.errors import ParseError
+from pipeline.ingest import page_copy
 from pipeline.ingest.model import Entity, Event, Note, ParsedPost, ParseOptions
 from pipeline.ingest.source import read_text
 from pipeline.ingest.textutil import EntityBuilder, element_line, utf16_len
@@ -120,28 +123,36 @@ def is_telegram_export(head: str) -> bool:
     return any(marker in head for marker in TELEGRAM_MARKERS)
 
 
-def looks_like_prose(text: str) -> bool:
-    """Long running prose and none of the layout a copy of a Telegram channel page has.
-
-    The text-copy parser also reads plain text, so this stays strict: no reaction lines, no
-    "VIEW IN TELEGRAM"/"Forwarded from"/"N subscribers" lines, no long line repeated (copies
-    of channel pages show each body twice), and most of the characters in long paragraphs
-    made of sentences.
-    """
-    body = text.strip()
-    if len(body) < MIN_PROSE or body[0] in "{[<":
-        return False
-    lines = [line.strip() for line in body.split("\n")]
+def _telegram_layout(lines: list[str], repeated_titles: bool = False) -> bool:
+    """Whether the lines have the layout only a copy of a Telegram channel page has: reaction
+    lines, "VIEW IN TELEGRAM"/"Forwarded from"/"N subscribers" lines, or a long line repeated
+    (copies of channel pages show each body twice). With ``repeated_titles``, a repeated line
+    that is not a sentence does not count: a copied web page lists its own headline again."""
     seen: set[str] = set()
     for line in lines:
         if not line:
             continue
         if _TELEGRAM_TEXT_CUES.match(line) or _REACTION_LINE.match(line):
-            return False
+            return True
         if len(line) >= 60:
-            if line in seen:
-                return False
+            if line in seen and not (repeated_titles and not _SENTENCE_END.search(line)):
+                return True
             seen.add(line)
+    return False
+
+
+def looks_like_prose(text: str) -> bool:
+    """Long running prose and none of the layout a copy of a Telegram channel page has.
+
+    The text-copy parser also reads plain text, so this stays strict: no Telegram layout (see
+    above) and most of the characters in long paragraphs made of sentences.
+    """
+    body = text.strip()
+    if len(body) < MIN_PROSE or body[0] in "{[<":
+        return False
+    lines = [line.strip() for line in body.split("\n")]
+    if _telegram_layout(lines):
+        return False
     units = re.split(r"\n\s*\n", body) if re.search(r"\n\s*\n", body) else lines
     prose = sum(
         len(unit) for unit in units if len(unit) >= 150 and len(_SENTENCE_END.findall(unit)) >= 2
@@ -149,13 +160,27 @@ def looks_like_prose(text: str) -> bool:
     return prose >= MIN_PROSE and prose >= 0.6 * len(body)
 
 
+def looks_like_page_copy(text: str) -> bool:
+    """A web page copied as text: an article's worth of prose with the site's chrome around
+    it (see :mod:`pipeline.ingest.page_copy`), and no Telegram layout."""
+    body = text.strip()
+    if not body or body[0] in "{[<":
+        return False
+    lines = body.split("\n")
+    if _telegram_layout([line.strip() for line in lines], repeated_titles=True):
+        return False
+    page = page_copy.read_page(lines)
+    return page is not None and page.prose >= page_copy.MIN_CORE_PROSE and page.size >= MIN_PROSE
+
+
 def sniff(path: Path, head: str) -> bool:
-    """HTML that is not a Telegram export, or plain text that is long prose (see above)."""
+    """HTML that is not a Telegram export, or plain text that is long prose or a copied web
+    page (see above)."""
     if is_telegram_export(head):
         return False
     if looks_like_html(head):
         return True
-    return looks_like_prose(head)
+    return looks_like_prose(head) or looks_like_page_copy(head)
 
 
 # --- assembling text with entities ------------------------------------------------------------
@@ -717,43 +742,70 @@ def _unwrap(lines: list[str]) -> list[str]:
     return lines
 
 
+def _text_blocks(lines: list[str], page: page_copy.Page) -> list[tuple[bool, list[str]]]:
+    """The body's lines in blocks, as the text separated them by blank lines; runs of code
+    are blocks of their own, blank lines inside kept, indentation kept."""
+    blocks: list[tuple[bool, list[str]]] = []
+    previous: int | None = None
+    for index in page.body:
+        code = index in page.code
+        gap = previous is not None and any(not lines[i].strip() for i in range(previous + 1, index))
+        previous = index
+        if blocks and blocks[-1][0] == code and (code or not gap):
+            if gap:
+                blocks[-1][1].append("")
+            blocks[-1][1].append(lines[index].rstrip())
+        else:
+            blocks.append((code, [lines[index].rstrip()]))
+    return blocks
+
+
+def _code_piece(block: list[str]) -> _Piece:
+    indents = [len(line) - len(line.lstrip()) for line in block if line.strip()]
+    cut = min(indents, default=0)
+    text = "\n".join(line[cut:] for line in block).strip("\n")
+    return _wrapped(_Piece(text), "pre")
+
+
 def parse_article_text(text: str, origin: str) -> ParsedPost:
-    """A plain-text article: headline on the first line, then paragraphs."""
+    """A plain-text article: headline on the first line, then paragraphs. A web page copied as
+    text is read the same way once the site's chrome is left out (see
+    :mod:`pipeline.ingest.page_copy`)."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    index = 0
-    while index < len(lines) and not lines[index].strip():
-        index += 1
-    if index == len(lines):
+    page = page_copy.read_page(lines)
+    if page is None:
         raise _not_article(origin, "the file has no text")
-    heading = _MD_HEADING.match(lines[index])
-    title = (heading.group(1) if heading else lines[index]).strip()
-    index += 1
-    if index < len(lines) and _UNDERLINE.match(lines[index]):
-        index += 1
-    paragraphs: list[list[str]] = []
-    current: list[str] = []
-    for line in lines[index:]:
-        if not line.strip():
-            if current:
-                paragraphs.append(current)
-                current = []
+    title: str | None = None
+    if page.title is not None:
+        heading = _MD_HEADING.match(lines[page.title])
+        title = (heading.group(1) if heading else lines[page.title]).strip()
+    paragraphs: list[tuple[bool, list[str]]] = []
+    for code, block in _text_blocks(lines, page):
+        if code:
+            paragraphs.append((True, block))
             continue
-        if _UNDERLINE.match(line):
-            # A setext underline makes the line above it a heading; alone it is a rule.
-            if current:
-                heading_line = current.pop()
+        current: list[str] = []
+        for line in block:
+            if _UNDERLINE.match(line):
+                # A setext underline makes the line above it a heading; alone it is a rule.
                 if current:
-                    paragraphs.append(current)
-                paragraphs.append(["# " + heading_line])
-                current = []
-            continue
-        current.append(line.rstrip())
-    if current:
-        paragraphs.append(current)
+                    heading_line = current.pop()
+                    if current:
+                        paragraphs.append((False, current))
+                    paragraphs.append((False, ["# " + heading_line]))
+                    current = []
+                continue
+            current.append(line)
+        if current:
+            paragraphs.append((False, current))
     pieces: list[_Piece] = []
-    for paragraph in paragraphs:
+    for code, paragraph in paragraphs:
+        if code:
+            pieces.append(_code_piece(paragraph))
+            continue
         rendered: list[_Piece] = []
-        for line in _unwrap(paragraph):
+        # Lines of a copied page are the page's own blocks, never a paragraph wrapped at a width.
+        for line in _unwrap(paragraph) if not page.dropped else paragraph:
             heading = _MD_HEADING.match(line)
             item = _LIST_ITEM.match(line)
             if heading:
@@ -761,14 +813,36 @@ def parse_article_text(text: str, origin: str) -> ParsedPost:
             elif item:
                 marker = f"{item.group(1)}. " if item.group(1) else "• "
                 rendered.append(_Piece(marker + item.group(2).strip()))
+            elif "\t" in line.strip():
+                rendered.append(
+                    _Piece(" | ".join(cell.strip() for cell in line.strip().split("\t")))
+                )
             else:
                 rendered.append(_Piece(line.strip()))
         pieces.append(_join(rendered, "\n"))
-    body = _join(pieces, "\n\n")
+    body = _stripped(_join(pieces, "\n\n"))
     if len(body.text) < MIN_TEXT:
         raise _not_article(origin, f"the text is only {len(body.text)} characters")
     entities = sorted(body.entities, key=lambda e: (e.offset, -e.length))
     return ParsedPost(message_id=None, text=body.text, entities=entities, title=title)
+
+
+def _stripped(piece: _Piece) -> _Piece:
+    """The piece without surrounding whitespace (code may start indented), entities cut to it."""
+    text = piece.text.strip()
+    lead = utf16_len(piece.text[: len(piece.text) - len(piece.text.lstrip())])
+    limit = utf16_len(text)
+    entities: list[Entity] = []
+    for entity in piece.entities:
+        start = max(entity.offset - lead, 0)
+        end = min(entity.offset + entity.length - lead, limit)
+        if end > start:
+            moved = _shift(entity, start - entity.offset)
+            entities.append(
+                Entity(moved.type, start, end - start, moved.url, moved.language,
+                       moved.custom_emoji_id, moved.user_id)
+            )  # fmt: skip
+    return _Piece(text, entities)
 
 
 # --- the parser -------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.page_copy_bench import PAGES as PAGE_COPIES
+from bench.page_copy_bench import load
 from tests.conftest import REPO_ROOT
 from tests.pipeline.dedup.exports import Message, write_export
 
@@ -43,6 +45,31 @@ def test_json_report_and_reimport(tgpipe) -> None:
     again = tgpipe("import", str(EXAMPLE), "--json").json()
     assert (again["totals"]["new"], again["totals"]["duplicates"]) == (0, 7)
     assert len(tgpipe("posts", "list", "--json").json()) == 7
+
+
+def test_a_web_page_copied_as_text_becomes_one_draft(tgpipe, tmp_path: Path) -> None:
+    page = tmp_path / "page.txt"
+    page.write_text(load(PAGE_COPIES / "design" / "zh_tech_blog.txt").text, encoding="utf-8")
+    result = tgpipe("import", str(page), "--json")
+    assert result.exit_code == 0, result.stderr
+    (row,) = result.json()["files"]
+    assert (row["format"], row["new"]) == ("article", 1)
+    (post,) = tgpipe("posts", "list", "--json").json()
+    assert (post["title"], post["status"]) == ("Python 装饰器从入门到实践", "draft")
+    shown = tgpipe("posts", "show", str(post["id"])).stdout
+    assert "文章目录" in shown
+    assert "    def wrapper(*args, **kwargs):" in shown
+    assert "业务代码会清爽很多。" in shown
+    for chrome in ("会员中心", "阅读量", "上一篇", "最新文章", "京ICP备"):
+        assert chrome not in shown
+
+
+def test_a_text_that_is_neither_is_rejected_with_the_reason(tgpipe, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Buy milk.\n\nCall Anna at five.\n", encoding="utf-8")
+    result = tgpipe("import", str(notes))
+    assert result.exit_code == 1
+    assert "not a channel export or article tgpipe can read (try --format)" in result.stderr
 
 
 def test_rejected_file_exits_non_zero_and_names_it(tgpipe, tmp_path: Path) -> None:
