@@ -100,7 +100,7 @@ _CODE_SHAPES = re.compile(
     r"|^[\w.\[\]\"'-]+\s*[:+\-*/]?=\s*\S"  # NAME=value, x += 1
     r"|^(?:let|const|var|val|auto|int)\s+\w+.*=.*"
     r"|(?:^|\s)--[a-z][\w-]*"  # a command-line flag
-    r"|\w\(.*\)\s*[:;{]?$"  # a call or a signature
+    r"|\w\((?!\s*\d+\s*\)\s*$).*\)\s*[:;{]?$"  # a call or a signature, not "Go(31)"
 )
 _CODE_SYMBOLS = re.compile(r"[{}\[\]()<>=;$\\|&*/_#\"'`]")
 
@@ -179,9 +179,6 @@ def _is_code(raw: str, text: str) -> bool:
         return True
     if _CODE_START.match(text) or _CODE_BLOCK_HEADER.match(text) or _CODE_SHAPES.search(text):
         return not _HAN.search(text) or bool(re.search(r"[=(){};]", text))
-    # Columns aligned with spaces (a command's output); tabs separate a table's cells.
-    if _COLUMNS.search(text) and "\t" not in text and len(text) >= 20:
-        return True
     # Separators of a breadcrumb or a menu row (" > ", " | ") are not code's symbols.
     bare = _SEPARATOR.sub(" ", text)
     symbols = len(_CODE_SYMBOLS.findall(bare))
@@ -326,9 +323,26 @@ def _chunks(lines: Sequence[Line]) -> list[list[int]]:
     return chunks
 
 
+def _columns(line: Line) -> bool:
+    """Fields aligned with runs of spaces: a command's output, or inline items of a page."""
+    return (
+        line.kind in (Kind.TEXT, Kind.MENU)
+        and len(line.text) >= 20
+        and bool(_COLUMNS.search(line.text))
+    )
+
+
 def _mark_code_chunks(lines: list[Line]) -> None:
-    """A block that is mostly code is code throughout (``# comment`` lines, ``@decorator``)."""
+    """A block that is mostly code is code throughout (``# comment`` lines, ``@decorator``).
+
+    Lines in aligned columns are code (a command's output) only beside code or other such
+    lines: alone, they are a page's inline items copied with the spaces between them.
+    """
     for chunk in _chunks(lines):
+        aligned = [i for i in chunk if _columns(lines[i])]
+        if len(aligned) >= 2 or (aligned and any(lines[i].kind is Kind.CODE for i in chunk)):
+            for i in aligned:
+                lines[i].kind = Kind.CODE
         kinds = [lines[i].kind for i in chunk]
         code = kinds.count(Kind.CODE)
         if code and Kind.PROSE not in kinds and code * 2 >= len(chunk):
@@ -553,6 +567,18 @@ def _inside(
         for line in filled
         if first <= line.index <= end and line.kind is Kind.TEXT and line.size < _SHORT
     )
+    # A button drawn above and below each listing ("Copy code") frames code; a label that
+    # heads its listings ("Example") only comes before them.
+    after_code = {
+        line.key
+        for previous, line in itertools.pairwise(filled)
+        if previous.kind is Kind.CODE and line.kind is Kind.TEXT and inside[line.key] > 1
+    }
+    framing = {
+        line.key
+        for line, following in itertools.pairwise(filled)
+        if following.kind is Kind.CODE and line.key in after_code
+    }
     # "Read also:" over a title the page lists outside the article, on two lines.
     referred: set[int] = set()
     for label, listed_title in itertools.pairwise(filled):
@@ -570,6 +596,8 @@ def _inside(
         if line.index < first or line.index > end or line.index == title:
             continue
         if line.kind is Kind.LEGAL or line.index in referred:
+            continue
+        if line.kind is Kind.TEXT and line.key in framing:
             continue
         if line.kind not in (Kind.PROSE, Kind.CODE) and _repeats_chrome(
             line, outside, outside_long, leads_body
@@ -652,10 +680,16 @@ def _headline(
     for run in _runs(lines[: first + 1], text_like):
         if len(run) < 3:
             continue
-        sizes = sorted(lines[i].size for i in run)
-        middle = sizes[len(sizes) // 2]
-        # An item of a list is about as long as the others; a headline over meta labels is not.
-        in_list.update(i for i in run if lines[i].size <= max(1.5 * middle, _SHORT))
+        # An item of a list is about as long as two others at least; a headline over its
+        # byline and buttons is not.
+        for i in run:
+            alike = sum(
+                1
+                for j in run
+                if j != i and lines[i].size <= 1.5 * lines[j].size <= 2.25 * lines[i].size
+            )
+            if alike >= 2:
+                in_list.add(i)
     opening = next(
         (
             line.index
