@@ -98,8 +98,12 @@ def read(path: Path, text: str) -> tuple[str, ParsedPost]:
 
 
 def measure(path: Path) -> Figures:
+    """The figures of one page; a page the import refuses keeps nothing (and drops all)."""
     page = load(path)
-    format, post = read(path, page.text)
+    try:
+        format, post = read(path, page.text)
+    except ParseError as exc:
+        format, post = "rejected", ParsedPost(message_id=None, title=f"({exc.reason})")
     shown = Counter(_seen(line) for line in post.text.split("\n") if line.strip())
     raws = page.text.split("\n")
     body = [_seen(raws[i]) for i, label in enumerate(page.labels) if label == "B"]

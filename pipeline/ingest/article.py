@@ -170,7 +170,7 @@ def looks_like_page_copy(text: str) -> bool:
     if _telegram_layout([line.strip() for line in lines], repeated_titles=True):
         return False
     page = page_copy.read_page(lines)
-    return page is not None and page.prose >= page_copy.MIN_CORE_PROSE and page.size >= MIN_PROSE
+    return page is not None and page.article
 
 
 def sniff(path: Path, head: str) -> bool:

@@ -175,10 +175,16 @@ class Line:
 
 
 def _is_code(raw: str, text: str) -> bool:
+    """Indented, or shaped as code is (a prompt, a block, an assignment, a call, a flag)."""
     if raw[:1] == "\t" or raw.startswith("  "):
         return True
     if _CODE_START.match(text) or _CODE_BLOCK_HEADER.match(text) or _CODE_SHAPES.search(text):
         return not _HAN.search(text) or bool(re.search(r"[=(){};]", text))
+    return False
+
+
+def _dense_in_symbols(text: str) -> bool:
+    """Code's symbols in numbers no text has: weaker than a date ("3/12(火) 10:45")."""
     # Separators of a breadcrumb or a menu row (" > ", " | ") are not code's symbols.
     bare = _SEPARATOR.sub(" ", text)
     symbols = len(_CODE_SYMBOLS.findall(bare))
@@ -255,6 +261,8 @@ def classify(index: int, raw: str) -> Line:
         line.kind = Kind.CONTACT
     elif _menu(text):
         line.kind = Kind.MENU
+    elif _dense_in_symbols(text):
+        line.kind = Kind.CODE
     elif len(_LABEL.findall(text)) >= 2:
         line.kind = Kind.META
     return line
@@ -277,6 +285,13 @@ class Page:
     def size(self) -> int:
         """Size of the body (see :func:`size`)."""
         return sum(self.lines[index].size for index in self.body)
+
+    @property
+    def article(self) -> bool:
+        """Whether the body is an article's worth of prose: two paragraphs at least, and
+        :data:`MIN_CORE_PROSE` in all (a short news piece is three paragraphs)."""
+        paragraphs = sum(1 for index in self.body if self.lines[index].kind is Kind.PROSE)
+        return paragraphs >= 2 and self.prose >= MIN_CORE_PROSE
 
     @property
     def dropped(self) -> bool:
@@ -419,10 +434,12 @@ def _tables_of_contents(lines: list[Line], isolated: set[int]) -> set[int]:
         matched = [i for i in run if last_alone.get(lines[i].key, -1) > run[-1]]
         if len(matched) >= 2 and len(matched) * 2 >= len(run) - 1:
             first = matched[0]
-            # The line just above the first entry is the table's own heading ("Contents").
+            # The short lines just above the first entry are the table's own heading
+            # ("Contents"), with its button ("hide") when there is one.
             start = run.index(first)
-            if start > 0 and lines[run[start - 1]].size <= _SHORT:
-                start -= 1
+            for _ in range(2):
+                if start > 0 and lines[run[start - 1]].size <= _SHORT:
+                    start -= 1
             found.update(run[start : run.index(matched[-1]) + 1])
     return found
 

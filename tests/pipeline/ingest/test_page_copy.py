@@ -29,6 +29,7 @@ def figures() -> dict[str, Figures]:
 
 def test_there_are_pages_of_several_sites_and_languages() -> None:
     assert len(pages("design")) >= 5
+    assert len(pages("held_out")) >= 2
     assert {path.stem.split("_")[0] for path in PAGES} >= {"zh", "ru", "en", "de", "ja"}
 
 
@@ -42,7 +43,7 @@ def test_page_is_an_article_with_its_headline_and_whole_body(
     assert found.missing == []
 
 
-@pytest.mark.parametrize("set_name", ["design"])
+@pytest.mark.parametrize("set_name", ["design", "held_out"])
 def test_chrome_dropped(set_name: str, figures: dict[str, Figures]) -> None:
     found = [figures[path.stem] for path in pages(set_name)]
     chrome = sum(f.chrome for f in found)
