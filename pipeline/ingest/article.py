@@ -837,10 +837,9 @@ def _stripped(piece: _Piece) -> _Piece:
         start = max(entity.offset - lead, 0)
         end = min(entity.offset + entity.length - lead, limit)
         if end > start:
-            moved = _shift(entity, start - entity.offset)
             entities.append(
-                Entity(moved.type, start, end - start, moved.url, moved.language,
-                       moved.custom_emoji_id, moved.user_id)
+                Entity(entity.type, start, end - start, entity.url, entity.language,
+                       entity.custom_emoji_id, entity.user_id)
             )  # fmt: skip
     return _Piece(text, entities)
 

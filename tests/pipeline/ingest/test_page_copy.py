@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from bench.page_copy_bench import Figures, load, measure, pages
 from pipeline.errors import ParseError
@@ -17,7 +18,8 @@ from pipeline.ingest.formats import detect_format
 from pipeline.ingest.model import ParsedPost, ParseOptions
 from pipeline.ingest.page_copy import Kind
 from pipeline.ingest.textutil import utf16_slice
-from tests.pipeline.ingest.test_article import parse_one
+from tests.pipeline.ingest.mutations import mutated
+from tests.pipeline.ingest.test_article import check_well_formed, outcome, parse_one
 
 PAGES = [*pages("design"), *pages("held_out")]
 
@@ -244,3 +246,24 @@ def test_parse_reads_the_whole_copy(tmp_path: Path) -> None:
     assert post.title == "Нейросеть научили читать рукописи XVIII века"
     assert post.text.startswith("Алгоритм расшифровывает почерк писцов")
     assert post.text.endswith("могут помочь с расшифровкой на сайте проекта.")
+
+
+# --- robustness -------------------------------------------------------------------------------
+
+_SEEDS = {path.stem: load(path).text.encode("utf-8") for path in PAGES[::3]}
+_INSERTS = [b"\n\n", b"\n", b"    ", b"\t", b"> ", " · ".encode(), "©".encode(), b"12:30\n"]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=mutated(_SEEDS, _INSERTS))
+def test_mutated_page_copies_give_one_post_or_parse_error(
+    tmp_path_factory: pytest.TempPathFactory, data: bytes
+) -> None:
+    path = tmp_path_factory.mktemp("mutated") / "page.txt"
+    path.write_bytes(data)
+    events, error = outcome(lambda: list(article.parse(path, ParseOptions())))
+    if error is not None:
+        assert error.file == str(path)
+        return
+    assert events is not None
+    check_well_formed(events)
