@@ -327,7 +327,9 @@ class Courier:
                 if self.clock() - pruned > timedelta(minutes=1):
                     pruned = self.clock()
                     await self._store("prune", self._prune)
-                if again:
+                # A stop during the step has set ``wake`` already: pausing would clear it and
+                # sleep out the whole pause.
+                if again or stop.is_set():
                     continue
                 await self._pause(self._until_next())
         finally:
