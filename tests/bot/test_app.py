@@ -29,11 +29,11 @@ STRANGER = 2002
 
 @pytest.fixture
 async def running_bot(
-    fake_telegram: FakeTelegram, database_url: str
+    fake_telegram: FakeTelegram, migrated_database_url: str
 ) -> AsyncIterator[FakeTelegram]:
     """`run_bot` polling the fake, on a store with three posts."""
-    await seed_store(database_url)
-    async with bot_running(fake_telegram, database_url, {ADMIN}) as task:
+    await seed_store(migrated_database_url)
+    async with bot_running(fake_telegram, migrated_database_url, {ADMIN}) as task:
         fake_telegram.bot_task = task  # type: ignore[attr-defined]
         yield fake_telegram
 

@@ -13,9 +13,9 @@ from tests.seed import seed
 
 
 @pytest.fixture
-def seeded(tgpipe, monkeypatch: pytest.MonkeyPatch, database_url: str):
-    monkeypatch.setenv("TGPIPE_DATABASE_URL", database_url)
-    seed(database_url)
+def seeded(tgpipe, monkeypatch: pytest.MonkeyPatch, migrated_database_url: str):
+    monkeypatch.setenv("TGPIPE_DATABASE_URL", migrated_database_url)
+    seed(migrated_database_url)
     return tgpipe
 
 

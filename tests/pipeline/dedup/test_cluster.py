@@ -14,7 +14,6 @@ from pipeline.dedup.staging import StagedKeys
 from pipeline.dedup.text import is_comparable, tokens
 from pipeline.ingest.importer import ImportOptions, import_paths
 from pipeline.posts import get_post, list_posts
-from pipeline.store import migrate
 from pipeline.store.db import SessionFactory, create_engine, create_session_factory, unit_of_work
 from pipeline.store.models import (
     ChannelMessage,
@@ -23,7 +22,7 @@ from pipeline.store.models import (
     Post,
     PostKey,
 )
-from tests.db import database
+from tests.db import Templates
 from tests.pipeline.dedup.exports import Message, write_export
 
 CYBERSEC = "desktop/cybersecnews-2018-messages2.html"
@@ -119,17 +118,16 @@ async def test_a_channels_reposts_are_found_as_near_duplicates(
 
 
 @pytest.fixture
-def other_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
-    """A second empty database on the same backend as ``database_url``."""
-    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+def other_database_url(backend: str, templates: Templates, tmp_path: Path) -> Iterator[str]:
+    """A second store at the newest revision, on the same backend as ``migrated_database_url``."""
     folder = tmp_path / "other"
     folder.mkdir()
-    with database(backend, folder) as url:
+    with templates.copy(backend, folder) as url:
         yield url
 
 
 async def test_import_order_does_not_change_the_clusters(
-    database_url: str, other_database_url: str, exports_dir: Path
+    migrated_database_url: str, other_database_url: str, exports_dir: Path
 ) -> None:
     files = [
         exports_dir / "text/nn_for_science-compact.txt",
@@ -139,7 +137,6 @@ async def test_import_order_does_not_change_the_clusters(
 
     async def clusters(url: str, order: list[Path]) -> set[tuple[str, frozenset[str]]]:
         engine = create_engine(url)
-        await migrate.upgrade(engine)
         factory = create_session_factory(engine)
         for path in order:
             await import_paths(factory, [path])
@@ -151,7 +148,7 @@ async def test_import_order_does_not_change_the_clusters(
             for post in posts
         }
 
-    forward = await clusters(database_url, files)
+    forward = await clusters(migrated_database_url, files)
     backward = await clusters(other_database_url, list(reversed(files)))
     assert forward == backward
 

@@ -16,8 +16,9 @@ channel, and tiny posts ("." or "👍") that must never merge with anything. The
 
 A cluster is compared by what it is made of, never by post ids (those follow the import
 order): the (channel, message id) of its canonical post, and of every member with the reason
-it is a duplicate. Every example gets fresh databases of its own; the imports run with
-``asyncio.run`` inside the synchronous Hypothesis test.
+it is a duplicate. Every example gets fresh databases of its own (copies of the session's
+store migrated to head); the imports run with ``asyncio.run`` inside the synchronous
+Hypothesis test.
 """
 
 from __future__ import annotations
@@ -46,10 +47,9 @@ from pipeline.ingest import writer
 from pipeline.ingest.importer import ImportOptions, import_paths
 from pipeline.ingest.report import ImportReport
 from pipeline.posts import list_posts
-from pipeline.store import migrate
 from pipeline.store.db import SessionFactory, create_engine, create_session_factory, unit_of_work
 from pipeline.store.models import Post, PostKey
-from tests.db import backends, database
+from tests.db import Templates, backends
 
 # --- the data ------------------------------------------------------------------------------
 
@@ -352,11 +352,10 @@ async def _index(factory: SessionFactory) -> frozenset[tuple[int, int]]:
 
 
 async def _import(url: str, batches: Sequence[Sequence[Path]], from_scratch: bool) -> Outcome:
-    """Migrate a fresh store at ``url``, then run one import per batch of files, in order;
+    """Run one import per batch of files, in order, into the fresh store at ``url``;
     ``from_scratch``: then cluster the whole store again from scratch (one more state)."""
     engine = create_engine(url)
     try:
-        await migrate.upgrade(engine)
         factory = create_session_factory(engine)
         outcome = Outcome([], [], [])
         for paths in batches:
@@ -376,9 +375,18 @@ async def _import(url: str, batches: Sequence[Sequence[Path]], from_scratch: boo
 
 
 def run_imports(
-    backend: str, batches: Sequence[Sequence[Path]], *, from_scratch: bool = False
+    templates: Templates,
+    backend: str,
+    batches: Sequence[Sequence[Path]],
+    *,
+    from_scratch: bool = False,
 ) -> Outcome:
-    with tempfile.TemporaryDirectory() as directory, database(backend, Path(directory)) as url:
+    """:func:`_import` into a new store of ``backend`` (a copy of the migrated template:
+    migrating two or three stores per example was most of an example's time)."""
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        templates.copy(backend, Path(directory)) as url,
+    ):
         return asyncio.run(_import(url, batches, from_scratch))
 
 
@@ -414,7 +422,7 @@ def assert_same(
 
 # --- the properties ------------------------------------------------------------------------
 
-# PostgreSQL creates and migrates a database per store: fewer examples there.
+# A PostgreSQL store costs more than a SQLite file: fewer examples there.
 EXAMPLES = {"sqlite": 30, "postgresql": 10}
 
 
@@ -427,7 +435,7 @@ def property_settings(backend: str) -> Callable[[Any], Any]:
 
 
 @pytest.mark.parametrize("backend", backends())
-def test_reimporting_adds_no_post(backend: str) -> None:
+def test_reimporting_adds_no_post(backend: str, templates: Templates) -> None:
     @property_settings(backend)
     @given(items=messages(), data=st.data())
     def check(items: list[Message], data: st.DataObject) -> None:
@@ -441,7 +449,7 @@ def test_reimporting_adds_no_post(backend: str) -> None:
                 st.lists(st.sampled_from(files), min_size=1, max_size=len(files), unique=True),
                 label="imported again",
             )
-            outcome = run_imports(backend, [order, again])
+            outcome = run_imports(templates, backend, [order, again])
         first, second = outcome.reports
         check_store(outcome, items)
         assert first.totals()["parsed"] == len(items)
@@ -457,7 +465,7 @@ def test_reimporting_adds_no_post(backend: str) -> None:
 
 
 @pytest.mark.parametrize("backend", backends())
-def test_import_order_does_not_change_the_clusters(backend: str) -> None:
+def test_import_order_does_not_change_the_clusters(backend: str, templates: Templates) -> None:
     @property_settings(backend)
     @given(items=messages(), data=st.data())
     def check(items: list[Message], data: st.DataObject) -> None:
@@ -494,9 +502,12 @@ def test_import_order_does_not_change_the_clusters(backend: str) -> None:
                 mock.patch("pipeline.dedup.cluster.HOT_KEY", hot),
             ):
                 forward = run_imports(
-                    backend, [order] if one_run else [[path] for path in order], from_scratch=True
+                    templates,
+                    backend,
+                    [order] if one_run else [[path] for path in order],
+                    from_scratch=True,
                 )
-                backward = run_imports(backend, [order[::-1]])
+                backward = run_imports(templates, backend, [order[::-1]])
         check_store(forward, items)
         check_store(backward, items)
         (forward_clusters, _), (scratch, _) = forward.states[-2:]
@@ -511,7 +522,9 @@ def test_import_order_does_not_change_the_clusters(backend: str) -> None:
 
 
 @pytest.mark.parametrize("backend", backends())
-def test_overlapping_windows_give_the_posts_of_the_whole_export(backend: str) -> None:
+def test_overlapping_windows_give_the_posts_of_the_whole_export(
+    backend: str, templates: Templates
+) -> None:
     @property_settings(backend)
     @given(items=messages(), data=st.data())
     def check(items: list[Message], data: st.DataObject) -> None:
@@ -549,8 +562,8 @@ def test_overlapping_windows_give_the_posts_of_the_whole_export(backend: str) ->
                 for index, window in enumerate(windows)
             ]
             order = data.draw(st.permutations(others + pieces), label="windowed import order")
-            at_once = run_imports(backend, [[whole, *others]])
-            windowed = run_imports(backend, [order])
+            at_once = run_imports(templates, backend, [[whole, *others]])
+            windowed = run_imports(templates, backend, [order])
         assert sum(map(len, windows)) > size or size == 1  # the windows do overlap
         assert {m for window in windows for m in window} == set(group)
         check_store(at_once, items)
@@ -564,7 +577,9 @@ def test_overlapping_windows_give_the_posts_of_the_whole_export(backend: str) ->
 
 
 @pytest.mark.parametrize("backend", backends())
-def test_a_post_repeated_many_times_is_one_cluster_in_any_order(backend: str) -> None:
+def test_a_post_repeated_many_times_is_one_cluster_in_any_order(
+    backend: str, templates: Templates
+) -> None:
     # The same text 34 times in one channel (a recurring announcement); the last message is
     # the earliest, so it is the canonical post. Found reducing larger generated examples.
     count = 34
@@ -577,8 +592,8 @@ def test_a_post_repeated_many_times_is_one_cluster_in_any_order(backend: str) ->
         whole = write_export(folder / "channel0.json", 0, items)
         original = write_export(folder / "channel0-original.json", 0, items[-1:])
         copies = write_export(folder / "channel0-copies.json", 0, items[:-1])
-        at_once = run_imports(backend, [[whole]])
-        original_first = run_imports(backend, [[original, copies]])
+        at_once = run_imports(templates, backend, [[whole]])
+        original_first = run_imports(templates, backend, [[original, copies]])
     check_store(at_once, items)
     check_store(original_first, items)
     # Equal content in one channel: one post, whatever the order.
