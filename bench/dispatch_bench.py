@@ -80,7 +80,7 @@ from pipeline.store.db import (  # noqa: E402
 )
 from pipeline.store.migrate import upgrade  # noqa: E402
 from pipeline.store.models import Channel, Lock, Post, Publication, PublicationState  # noqa: E402
-from tests.fake_telegram.fixtures import LocalSession  # noqa: E402
+from tests.fake_telegram.client import LocalSession  # noqa: E402
 from tests.fake_telegram.server import ApiCall, FakeTelegram  # noqa: E402
 from tests.fake_telegram.spec import Upload  # noqa: E402
 from tests.publishing import add_target  # noqa: E402

@@ -39,7 +39,7 @@ from aiogram.types import (
 )
 from aiohttp import web
 
-from tests.fake_telegram import fixtures, updates
+from tests.fake_telegram import client, fixtures, updates
 from tests.fake_telegram.server import (
     FakeTelegram,
     detect_entities,
@@ -79,7 +79,7 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 @pytest.fixture
 async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
-    bot = fixtures.bot_for(fake)
+    bot = client.bot_for(fake)
     yield bot
     await bot.session.close()
 
@@ -634,7 +634,7 @@ async def test_webhook_delivery_and_reply_in_response(fake: FakeTelegram) -> Non
     await site.start()
     port = runner.addresses[0][1]
     try:
-        async with fixtures.bot_for(fake) as bot:
+        async with client.bot_for(fake) as bot:
             await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="s3cret")
             with pytest.raises(Exception, match="webhook is active"):
                 await bot.get_updates()
