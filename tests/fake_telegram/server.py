@@ -43,6 +43,10 @@ MAX_DOWNLOAD = 20 * 1024 * 1024
 MAX_PHOTO_UPLOAD = 10 * 1024 * 1024
 MAX_UPLOAD = 50 * 1024 * 1024
 TOKEN_RE = re.compile(r"^(\d+):[A-Za-z0-9_-]+$")
+# How long the waits below wait by default. A wait ends as soon as what it waits for is there,
+# so only a failing test ever waits this long; it is generous because the suite's workers share
+# two cores with whatever else runs (a bot's first reply took over 5 s on a loaded machine).
+WAIT_SECONDS = 15.0
 
 Json = dict[str, Any]
 Handler = Callable[[Json], Any]
@@ -932,7 +936,7 @@ class FakeTelegram:
         self,
         method: str,
         count: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109 - the documented interface of the fake
+        timeout: float = WAIT_SECONDS,  # noqa: ASYNC109 - the documented interface of the fake
     ) -> list[ApiCall]:
         """All calls of ``method`` once there are at least ``count`` of them."""
         deadline = time.monotonic() + timeout
@@ -947,7 +951,7 @@ class FakeTelegram:
     async def wait_until(
         self,
         condition: Callable[[], object],
-        timeout: float = 5.0,  # noqa: ASYNC109 - same interface as wait_for
+        timeout: float = WAIT_SECONDS,  # noqa: ASYNC109 - same interface as wait_for
         what: str = "the condition",
     ) -> None:
         """Wait until ``condition()`` is true, e.g. ``lambda: fake.sent`` after a slow call."""
@@ -961,7 +965,9 @@ class FakeTelegram:
                 )
             await asyncio.sleep(0.01)
 
-    def wait_for_sync(self, method: str, count: int = 1, timeout: float = 5.0) -> list[ApiCall]:
+    def wait_for_sync(
+        self, method: str, count: int = 1, timeout: float = WAIT_SECONDS
+    ) -> list[ApiCall]:
         """:meth:`wait_for` for plain (non-async) tests using :meth:`running_in_thread`."""
         deadline = time.monotonic() + timeout
         while True:
