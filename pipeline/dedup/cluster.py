@@ -202,17 +202,20 @@ class KnownNodes:
         return self._nodes.get(post_id)
 
     def keep(self, nodes: Iterable[Node]) -> None:
+        kept = self._nodes
         for node in nodes:
             node.forget_text()
-            if node.words is not None:
+            if node.body and node.words is not None:  # a new post (stored ones have no body)
                 # Interned like the words of stored posts: most are the template's.
                 node.words = tuple(map(sys.intern, node.words))
                 node.body = ""  # only needed to find the words
                 node.keys = None  # they follow from the words again, when they are needed
-            self._nodes[node.id] = node
-            self._nodes.move_to_end(node.id)
-        while len(self._nodes) > self._limit:
-            self._nodes.popitem(last=False)
+            if node.id in kept:
+                kept.move_to_end(node.id)
+            else:
+                kept[node.id] = node
+        while len(kept) > self._limit:
+            kept.popitem(last=False)
 
     def forget(self, post_ids: Iterable[int]) -> None:
         for post_id in post_ids:
