@@ -80,7 +80,7 @@ def unknown_variables(environ: Mapping[str, str], env_file: Path) -> list[tuple[
         names |= set(dotenv_values(env_file))
     known = {f"TGPIPE_{name.upper()}" for name in Settings.model_fields}
     return [
-        (name, next(iter(get_close_matches(name, known, n=1, cutoff=0.75)), None))
+        (name, next(iter(get_close_matches(name.upper(), known, n=1, cutoff=0.75)), None))
         for name in sorted(names)
         if name.upper().startswith("TGPIPE_")
         and not name.upper().startswith(_NOT_SETTINGS)
