@@ -318,16 +318,16 @@ async def _add_album_messages(session: AsyncSession, sources: list[SourceView]) 
     (``channel_messages``)."""
     post_ids = sorted({s.post_id for s in sources if s.channel_id is not None and s.message_ids})
     found: dict[tuple[int, int], list[int]] = {}
-    for start in range(0, len(post_ids), 5000):
-        rows = await session.execute(
-            select(
-                ChannelMessage.post_id, ChannelMessage.channel_id, ChannelMessage.message_id
-            ).where(
-                among(ChannelMessage.post_id, post_ids[start : start + 5000], dialect_name(session))
-            )
+    if not post_ids:
+        return
+    # among() binds the ids as one array, however many: no batches needed.
+    rows = await session.execute(
+        select(ChannelMessage.post_id, ChannelMessage.channel_id, ChannelMessage.message_id).where(
+            among(ChannelMessage.post_id, post_ids, dialect_name(session))
         )
-        for post_id, channel_id, message_id in rows:
-            found.setdefault((post_id, channel_id), []).append(message_id)
+    )
+    for post_id, channel_id, message_id in rows:
+        found.setdefault((post_id, channel_id), []).append(message_id)
     for source in sources:
         if source.channel_id is None or not source.message_ids:
             continue

@@ -61,6 +61,34 @@ def write_export(
     return path
 
 
+def desktop_html_page(history: str, title: str = "Chat") -> str:
+    """A page as Telegram Desktop lays it out, around the given history markup."""
+    return f"""<!DOCTYPE html>
+<html>
+ <head>
+  <meta charset="utf-8"/>
+<title>Exported Data</title>
+ </head>
+ <body onload="CheckLocation();">
+  <div class="page_wrap">
+   <div class="page_header">
+    <div class="content">
+     <div class="text bold">
+{title}
+     </div>
+    </div>
+   </div>
+   <div class="page_body chat_page">
+    <div class="history">
+{history}
+    </div>
+   </div>
+  </div>
+ </body>
+</html>
+"""
+
+
 def write_html_export(
     path: Path,
     messages: list[Message],
@@ -74,30 +102,7 @@ def write_html_export(
     (``extra["from"]``, else the chat's); other extras are JSON only.
     """
     blocks = [_html_message(message, message.extra.get("from", name)) for message in messages]
-    page = f"""<!DOCTYPE html>
-<html>
- <head>
-  <meta charset="utf-8"/>
-<title>Exported Data</title>
- </head>
- <body onload="CheckLocation();">
-  <div class="page_wrap">
-   <div class="page_header">
-    <div class="content">
-     <div class="text bold">
-{html.escape(name)}
-     </div>
-    </div>
-   </div>
-   <div class="page_body chat_page">
-    <div class="history">
-{"".join(blocks)}
-    </div>
-   </div>
-  </div>
- </body>
-</html>
-"""
+    page = desktop_html_page("".join(blocks), html.escape(name))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     if taken_at is not None:

@@ -26,6 +26,7 @@ from pipeline.ingest.model import (
     Skipped,
 )
 from pipeline.ingest.textutil import utf16_len, utf16_slice
+from tests.pipeline.dedup.exports import desktop_html_page as page
 
 FIXTURES = Path(__file__).parent / "fixtures" / "desktop_html"
 CHAT = FIXTURES / "chat"
@@ -38,34 +39,6 @@ MEDIA_KINDS = {
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def page(history: str, title: str = "Chat") -> str:
-    """A page as Telegram Desktop lays it out, around the given history markup."""
-    return f"""<!DOCTYPE html>
-<html>
- <head>
-  <meta charset="utf-8"/>
-<title>Exported Data</title>
- </head>
- <body onload="CheckLocation();">
-  <div class="page_wrap">
-   <div class="page_header">
-    <div class="content">
-     <div class="text bold">
-{title}
-     </div>
-    </div>
-   </div>
-   <div class="page_body chat_page">
-    <div class="history">
-{history}
-    </div>
-   </div>
-  </div>
- </body>
-</html>
-"""
 
 
 def message(

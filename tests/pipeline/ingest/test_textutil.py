@@ -16,7 +16,8 @@ from pipeline.ingest.model import ChannelInfo, Event, ParsedPost, ParseOptions
 from pipeline.ingest.textutil import element_line, element_text
 from pipeline.posts import list_posts
 from pipeline.store.db import SessionFactory, unit_of_work
-from tests.pipeline.ingest.test_desktop_html import message, page, text_block
+from tests.pipeline.dedup.exports import desktop_html_page as page
+from tests.pipeline.ingest.test_desktop_html import message, text_block
 
 
 @pytest.mark.parametrize(
