@@ -33,11 +33,13 @@ FORMAT_HELP = "The format of every file (see Formats below); auto detects each o
 
 
 def _known_format(value: str) -> str:
-    from pipeline.ingest.model import FORMATS
+    from pipeline.ingest.model import check_format
 
-    if value != "auto" and value not in FORMATS:
-        raise typer.BadParameter(f"unknown format {value!r} (known: auto, {', '.join(FORMATS)})")
-    return value
+    # Checked while the arguments are read: a usage error must not open (or create) a store.
+    try:
+        return check_format(value)
+    except UsageError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def cmd_import(

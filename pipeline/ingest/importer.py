@@ -31,13 +31,13 @@ from pipeline.ingest.formats import (
     truncation_error,
 )
 from pipeline.ingest.model import (
-    FORMATS,
     ChannelInfo,
     Event,
     Note,
     ParsedPost,
     ParseOptions,
     Skipped,
+    check_format,
 )
 from pipeline.ingest.report import FileReport, ImportReport
 from pipeline.ingest.worker import PROCESS_THRESHOLD_BYTES, parse_in_process
@@ -80,8 +80,7 @@ async def import_paths(
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import every file under ``paths``; see :class:`ImportReport` for the outcome."""
-    if options.format != "auto" and options.format not in FORMATS:
-        raise TgpipeError(f"unknown format {options.format!r} (known: auto, {', '.join(FORMATS)})")
+    check_format(options.format)
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
         raise TgpipeError(f"no such file or folder: {', '.join(missing)}")

@@ -27,6 +27,15 @@ if TYPE_CHECKING:
 FORMATS = ("desktop-json", "desktop-html", "text", "web-html", "article")
 
 
+def check_format(format: str) -> str:
+    """``format`` if tgpipe reads it (``auto``: detect each file's), else a UsageError."""
+    if format != "auto" and format not in FORMATS:
+        from pipeline.errors import UsageError
+
+        raise UsageError(f"unknown format {format!r} (known: auto, {', '.join(FORMATS)})")
+    return format
+
+
 @by_fields
 @dataclass(slots=True, frozen=True)
 class Entity:
