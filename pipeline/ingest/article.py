@@ -287,10 +287,14 @@ class _Inline:
 def _link_target(target: str, base: str | None) -> str | None:
     try:
         url = urljoin(base, target.strip()) if base else target.strip()
-        scheme = urlsplit(url).scheme.lower()
+        parts = urlsplit(url)
     except ValueError:
         return None
-    return url if scheme in ("http", "https", "tg") else None
+    scheme = parts.scheme.lower()
+    # "http:foo" (a broken href) has the scheme but no host: no link Telegram would open.
+    if scheme in ("http", "https") and parts.netloc and url.lower().startswith(f"{scheme}://"):
+        return f"{scheme}{url[len(scheme) :]}"  # the scheme in lower case, as Telegram's own
+    return url if scheme == "tg" else None
 
 
 def _inline(

@@ -197,6 +197,30 @@ def test_relative_links_resolve_against_the_page_url() -> None:
     assert link.url == "https://linux-club.example/articles/987.html"
 
 
+@pytest.mark.parametrize(
+    ("href", "url"),
+    [
+        ("https://example.org/a", "https://example.org/a"),
+        ("HTTP://Example.org/A", "http://Example.org/A"),  # Telegram's scheme: lower case
+        ("tg://resolve?domain=durov", "tg://resolve?domain=durov"),
+        ("http:>Автор: <b>petrovich</b>", None),  # a broken href: a scheme and no host
+        ("http:/example.org", None),
+        ("mailto:team@example.org", None),
+        ("javascript:alert(1)", None),
+    ],
+)
+def test_only_links_telegram_can_open_become_text_links(href: str, url: str | None) -> None:
+    paragraph = "Подробности о релизе и обо всех изменениях в этой версии — в полном списке. " * 4
+    html = (
+        "<html><head><title>Релиз</title></head><body><article><h1>Релиз</h1>"
+        f'<p><a href="{href}">Список изменений</a>. {paragraph}</p><p>{paragraph}</p>'
+        "</article></body></html>"
+    )
+    post = article.parse_article_html(html, "page.html")
+    links = [e.url for e in post.entities if e.type == "text_link"]
+    assert links == ([url] if url else [])
+
+
 # --- plain text -------------------------------------------------------------------------------
 
 
