@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli.common import (
+    at_least,
     console,
     open_store,
     print_error,
@@ -22,12 +22,12 @@ from cli.common import (
 from pipeline.errors import UsageError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from rich.progress import Progress
 
+    from config.settings import Settings
     from pipeline.ingest.report import FileReport, ImportReport
-
-# A URL, a t.me link or an @channel: what a user may give for a channel, never a file.
-_ADDRESS = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|(?:www\.)?t\.me/|@\w)", re.IGNORECASE)
 
 FORMAT_HELP = "The format of every file (see Formats below); auto detects each one's."
 
@@ -45,7 +45,14 @@ def _known_format(value: str) -> str:
 def cmd_import(
     ctx: typer.Context,
     # Strings, not Paths: a Path would read "https://t.me/x" as the path "https:/t.me/x".
-    paths: Annotated[list[str], typer.Argument(metavar="PATH", help="Export files or folders.")],
+    paths: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="PATH",
+            help="Export files or folders, public channels (@NAME, t.me/NAME) or web pages "
+            "(https://...).",
+        ),
+    ],
     format: Annotated[
         str,
         typer.Option("--format", "-f", metavar="FORMAT", callback=_known_format, help=FORMAT_HELP),
@@ -58,15 +65,31 @@ def cmd_import(
             "is of (@name or title).",
         ),
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            metavar="WHEN",
+            help="Channels: only posts since then (30d, 12w, 48h, a date or a time).",
+        ),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(metavar="N", callback=at_least(1), help="Channels: only the newest N posts."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Import channel exports into the store.
+    """Import exports, public channels and web pages into the store.
 
     A folder is walked for .json, .html, .htm and .txt files. Each file's format is detected
     from its content, or forced with --format. Every post is checked against the store for
     duplicates: the same message seen again is stored once, with each place it was seen.
     Exits 1 when any file was rejected; the others are still imported, and nothing of a
     rejected file is written.
+
+    A public channel (@NAME, t.me/NAME, https://t.me/s/NAME) is read from its web preview,
+    newest posts first, back to --since, --limit posts or its first post; a post already
+    imported from an export of that channel is the same post, with its views and reactions
+    brought up to date. Any other https:// address is read as an article: one draft post.
 
     \b
     Formats:
@@ -84,15 +107,21 @@ def cmd_import(
     # stays under 1 s.
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
-    from pipeline.ingest.importer import ImportOptions, import_paths
+    from pipeline.ingest.importer import ImportOptions, Input, import_paths
+    from pipeline.sources.addresses import ChannelAddress, looks_like_address, parse_address
 
-    for given in paths:
-        if _ADDRESS.match(given) and not Path(given).exists():
-            raise UsageError(
-                f"{given}: importing from a web address is not supported yet; save the page, "
-                "or export the channel with Telegram Desktop, and import the file"
-            )
     settings = settings_of(ctx)
+    # Every address is checked before anything is fetched or opened.
+    addresses = {
+        given: parse_address(given, settings.preview_base)
+        for given in paths
+        if looks_like_address(given) and not Path(given).exists()
+    }
+    if (since is not None or limit is not None) and not any(
+        isinstance(address, ChannelAddress) for address in addresses.values()
+    ):
+        raise UsageError("--since and --limit are for channels (@NAME, t.me/NAME); none given")
+    start = _since(since, settings) if since is not None else None
     options = ImportOptions(
         format=format,
         channel=channel,
@@ -109,9 +138,24 @@ def cmd_import(
                 description = f"{Path(report.path).name}: {report.parsed:,} posts"
                 progress.update(task, description=description, completed=done, total=total)
 
-        async with open_store(settings) as factory:
-            files = [Path(given) for given in paths]
-            return await import_paths(factory, files, options, on_progress if progress else None)
+        from pipeline.sources.fetch import Fetcher
+        from pipeline.sources.remote import remote_input
+
+        async with open_store(settings) as factory, Fetcher(settings.fetch_options()) as fetcher:
+            inputs: list[Input] = [
+                remote_input(
+                    addresses[given],
+                    fetcher,
+                    base=settings.preview_base,
+                    since=start,
+                    limit=limit,
+                    timezone=settings.timezone,
+                )
+                if given in addresses
+                else Path(given)
+                for given in paths
+            ]
+            return await import_paths(factory, inputs, options, on_progress if progress else None)
 
     if show_progress:
         with Progress(
@@ -136,6 +180,16 @@ def cmd_import(
             print_error(f"tgpipe: error: {error}")
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _since(value: str, settings: Settings) -> datetime:
+    from pipeline.publish.when import WhenError, parse_since
+    from pipeline.store.types import now_utc
+
+    try:
+        return parse_since(value, tz=settings.tz, now=now_utc())
+    except WhenError as exc:
+        raise UsageError(f"--since: {exc}") from None
 
 
 def _print_report(report: ImportReport) -> None:

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -25,6 +25,10 @@ from sqlalchemy.exc import ArgumentError
 
 from pipeline.dedup.threshold import DEFAULT_THRESHOLD, VETO_FROM
 from pipeline.publish.policy import Limits, Policy
+from pipeline.sources.addresses import DEFAULT_PREVIEW_BASE
+
+if TYPE_CHECKING:
+    from pipeline.sources.fetch import FetchOptions
 
 DEFAULT_API_BASE = "https://api.telegram.org"
 DEFAULT_DATABASE_FILE = "tgpipe.db"
@@ -125,13 +129,18 @@ class Settings(BaseSettings):
     # from the bot token, the same in every instance).
     webhook_listen: str = "0.0.0.0:8080"
     webhook_secret: SecretStr | None = None
+    # Live sources (README, "Importing from the web"): where channel previews are read (a
+    # mirror or a local server may stand in for t.me), and how politely.
+    preview_base: str = DEFAULT_PREVIEW_BASE
+    fetch_interval: float = Field(default=2.0, ge=0.0, le=3600.0)
+    fetch_timeout: float = Field(default=20.0, gt=0.0, le=600.0)
 
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
         return normalise_database_url(value)
 
-    @field_validator("api_base")
+    @field_validator("api_base", "preview_base")
     @classmethod
     def _api_base(cls, value: str) -> str:
         value = value.strip().rstrip("/")
@@ -204,6 +213,12 @@ class Settings(BaseSettings):
             max_attempts=self.max_attempts,
             backoff_base=self.retry_base_seconds,
         )
+
+    def fetch_options(self) -> FetchOptions:
+        """How live sources are fetched."""
+        from pipeline.sources.fetch import FetchOptions  # httpx: only where something fetches
+
+        return FetchOptions(timeout=self.fetch_timeout, host_interval=self.fetch_interval)
 
     @property
     def tz(self) -> ZoneInfo:

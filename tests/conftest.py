@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from pipeline.store.db import SessionFactory, create_engine, create_session_factory
 from tests.db import Templates, backends, database
+from tests.fake_web import PreviewSite
 
 pytest_plugins = ["tests.fake_telegram.fixtures"]
 
@@ -164,3 +165,20 @@ async def engine(migrated_database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def session_factory(engine: AsyncEngine) -> SessionFactory:
     return create_session_factory(engine)
+
+
+@pytest.fixture
+def preview_site() -> Iterator[PreviewSite]:
+    """A fake t.me on 127.0.0.1 (channel previews, pages, faults): see tests/fake_web."""
+    with PreviewSite() as site:
+        yield site
+
+
+@pytest.fixture
+def live_settings(
+    clean_settings: Path, preview_site: PreviewSite, monkeypatch: pytest.MonkeyPatch
+) -> PreviewSite:
+    """A clean CLI environment whose t.me is ``preview_site``, fetched without pauses."""
+    monkeypatch.setenv("TGPIPE_PREVIEW_BASE", preview_site.base_url)
+    monkeypatch.setenv("TGPIPE_FETCH_INTERVAL", "0")
+    return preview_site

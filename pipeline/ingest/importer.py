@@ -3,18 +3,22 @@
 A file is all or nothing: its events are written inside one unit of work, and a parse error
 anywhere in it rolls the whole file back, while the other files still import. The run itself
 (counts, errors) is recorded in ``import_runs``.
+
+Live sources (a channel's web preview, an article by URL) come as :class:`Remote` inputs
+beside the files: fetched whole first (``pipeline/sources``), then written the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from contextlib import aclosing, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import text
 
@@ -62,6 +66,31 @@ _EVENTS_PER_SLICE = 2000
 Progress = Callable[[FileReport, int, int], None]
 
 
+@dataclass(slots=True)
+class Fetched:
+    """What a live source read: its events, whole, and when it read them."""
+
+    format: str
+    events: list[Event]
+    observed_at: datetime
+
+
+class Remote(Protocol):
+    """An input that is not a file: fetched when its turn comes (``pipeline/sources``)."""
+
+    @property
+    def name(self) -> str:
+        """Where it is (a URL): the "file" its posts were seen in."""
+        ...
+
+    async def fetch(self) -> Fetched:
+        """Its events; a ``ParseError`` (naming the URL) when it cannot be read."""
+        ...
+
+
+Input = Path | Remote
+
+
 @dataclass(frozen=True, slots=True)
 class ImportOptions:
     format: str = "auto"
@@ -75,13 +104,14 @@ class ImportOptions:
 
 async def import_paths(
     factory: SessionFactory,
-    paths: list[Path],
+    paths: Sequence[Input],
     options: ImportOptions = ImportOptions(),
     progress: Progress | None = None,
 ) -> ImportReport:
-    """Import every file under ``paths``; see :class:`ImportReport` for the outcome."""
+    """Import every file under ``paths`` and every remote source among them, in order; see
+    :class:`ImportReport` for the outcome."""
     check_format(options.format)
-    missing = [str(path) for path in paths if not path.exists()]
+    missing = [str(path) for path in paths if isinstance(path, Path) and not path.exists()]
     if missing:
         raise TgpipeError(f"no such file or folder: {', '.join(missing)}")
     report = ImportReport()
@@ -99,7 +129,7 @@ async def import_paths(
     finished = False
     try:
         with fewer_collections():
-            await _import_files(factory, expand_inputs(paths), options, report, progress)
+            await _import_files(factory, _expanded(paths), options, report, progress)
         finished = True
     finally:
         # Recorded even when something unexpected stopped the run half-way.
@@ -116,15 +146,23 @@ async def import_paths(
     return report
 
 
+def _expanded(inputs: Sequence[Input]) -> list[Input]:
+    """Folders walked into their files (see ``expand_inputs``), remote sources in place."""
+    expanded: list[Input] = []
+    for item in inputs:
+        expanded.extend(expand_inputs([item]) if isinstance(item, Path) else [item])
+    return expanded
+
+
 async def _import_files(
     factory: SessionFactory,
-    files: list[Path],
+    files: list[Input],
     options: ImportOptions,
     report: ImportReport,
     progress: Progress | None,
 ) -> None:
     for done, path in enumerate(files):
-        file_report = FileReport(path=str(path))
+        file_report = FileReport(path=str(path) if isinstance(path, Path) else path.name)
         report.files.append(file_report)
 
         def advance(item: FileReport, done: int = done) -> None:
@@ -132,7 +170,10 @@ async def _import_files(
                 progress(item, done, len(files))
 
         try:
-            await _import_file(factory, path, options, report.run_id, file_report, advance)
+            if isinstance(path, Path):
+                await _import_file(factory, path, options, report.run_id, file_report, advance)
+            else:
+                await _import_remote(factory, path, options, report.run_id, file_report, advance)
         except ParseError as exc:
             file_report.rejected = 1
             file_report.errors.append(str(exc))
@@ -156,6 +197,43 @@ async def _import_file(
     report.format = format
     parse_options = ParseOptions(timezone=options.timezone, channel=options.channel)
     try:
+        async with aclosing(_slices(format, path, parse_options)) as slices:
+            await _write(factory, slices, options, run_id, report, progress, _file_time(path))
+    except ParseError as exc:
+        raise _explained(path, options, exc) from None
+
+
+async def _import_remote(
+    factory: SessionFactory,
+    source: Remote,
+    options: ImportOptions,
+    run_id: int | None,
+    report: FileReport,
+    progress: Callable[[FileReport], None],
+) -> None:
+    fetched = await source.fetch()
+    report.format = fetched.format
+    posts = [event for event in fetched.events if isinstance(event, ParsedPost)]
+    await asyncio.to_thread(dedup_features.attach, posts, None)
+
+    async def one_slice() -> AsyncIterator[list[Event]]:
+        yield fetched.events
+
+    await _write(factory, one_slice(), options, run_id, report, progress, fetched.observed_at)
+
+
+async def _write(
+    factory: SessionFactory,
+    slices: AsyncIterator[list[Event]],
+    options: ImportOptions,
+    run_id: int | None,
+    report: FileReport,
+    progress: Callable[[FileReport], None],
+    observed_at: datetime,
+) -> None:
+    """Write one input's events in one unit of work: all of them, or (on a ParseError
+    anywhere) none, with the report's counts reset to say so."""
+    try:
         async with unit_of_work(factory) as session:
             if (await session.connection()).dialect.name == "postgresql":
                 await session.execute(
@@ -163,39 +241,38 @@ async def _import_file(
                 )
             writer = PostWriter(
                 session,
-                file=str(path),
-                format=format,
+                file=report.path,
+                format=report.format or "",
                 import_run_id=run_id,
                 report=report,
-                observed_at=_file_time(path),
+                observed_at=observed_at,
                 threshold=options.dedup_threshold,
             )
             channel_seen = False
-            async with aclosing(_slices(format, path, parse_options)) as slices:
-                async for batch in slices:
-                    for event in batch:
-                        if isinstance(event, ChannelInfo):
+            async for batch in slices:
+                for event in batch:
+                    if isinstance(event, ChannelInfo):
+                        channel_seen = True
+                        await writer.set_channel(
+                            await upsert_channel(session, _named(event, options))
+                        )
+                    elif isinstance(event, ParsedPost):
+                        if not channel_seen and options.channel:
                             channel_seen = True
-                            await writer.set_channel(
-                                await upsert_channel(session, _named(event, options))
-                            )
-                        elif isinstance(event, ParsedPost):
-                            if not channel_seen and options.channel:
-                                channel_seen = True
-                                info = _named(ChannelInfo(), options)
-                                await writer.set_channel(await upsert_channel(session, info))
-                            await writer.add(event)
-                        elif isinstance(event, Skipped):
-                            report.skipped += 1
-                        elif isinstance(event, Note) and event.message not in report.notes:
-                            report.notes.append(event.message)
-                    progress(report)
+                            info = _named(ChannelInfo(), options)
+                            await writer.set_channel(await upsert_channel(session, info))
+                        await writer.add(event)
+                    elif isinstance(event, Skipped):
+                        report.skipped += 1
+                    elif isinstance(event, Note) and event.message not in report.notes:
+                        report.notes.append(event.message)
+                progress(report)
             await writer.finish()
-    except ParseError as exc:
-        # Nothing of this file was committed; its counts would describe rows that are gone.
+    except ParseError:
+        # Nothing of this input was committed; its counts would describe rows that are gone.
         report.new = report.duplicates = report.near_duplicates = 0
         report.same_source = report.same_content = 0
-        raise _explained(path, options, exc) from None
+        raise
 
 
 def _explained(path: Path, options: ImportOptions, error: ParseError) -> ParseError:

@@ -12,6 +12,8 @@ next older page (``?before=N``), so the live fetcher pages through a channel wit
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -725,6 +727,23 @@ def before_id(doc: _El, origin: str) -> int | None:
     return None
 
 
+def _view_channel_id(message: _El) -> int | None:
+    """The channel's Telegram id, as a Desktop export writes it, from a message's
+    ``data-view``: base64 of JSON whose ``c`` is the Bot API id (``-100<id>``). It ties the
+    preview to an export of the same channel; a value that reads otherwise tells nothing."""
+    raw = str(message.get("data-view") or "").strip()
+    if not raw:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+        text = str(data["c"]) if isinstance(data, dict) else ""
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not text.startswith("-100") or not text[4:].isdigit():
+        return None
+    return int(text[4:])
+
+
 def page_events(doc: _El, origin: str, timezone: str = "UTC") -> Iterator[Event]:
     """ChannelInfo, then the page's posts and skipped messages in page order."""
     clock = _Clock(timezone, origin)
@@ -734,6 +753,10 @@ def page_events(doc: _El, origin: str, timezone: str = "UTC") -> Iterator[Event]
         raise ParseError(origin, None, "no Telegram web preview messages (tgme_widget_message)")
     current: str | None = None
     noted = False
+    if header is not None and messages:
+        first = _POST.match(str(messages[0].get("data-post") or ""))
+        if first and (header.username or first.group(1)).lower() == first.group(1).lower():
+            header.telegram_id = _view_channel_id(messages[0])
     if header is not None and (header.username or not messages):
         current = header.username
         yield header
@@ -749,7 +772,7 @@ def page_events(doc: _El, origin: str, timezone: str = "UTC") -> Iterator[Event]
                 header.username = channel
                 yield header
             else:
-                yield ChannelInfo(username=channel)
+                yield ChannelInfo(username=channel, telegram_id=_view_channel_id(message))
             current = channel
         result = _message(message, channel, message_id, origin, clock)
         if clock.naive:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from bench.page_copy_bench import PAGES as PAGE_COPIES
 from bench.page_copy_bench import load
 from tests.conftest import REPO_ROOT
@@ -144,16 +142,3 @@ def test_unknown_format(tgpipe) -> None:
     result = tgpipe("import", str(EXAMPLE), "--format", "csv")
     assert result.exit_code == 2  # a usage error
     assert "unknown format 'csv'" in result.stderr
-
-
-@pytest.mark.parametrize(
-    "address", ["https://t.me/s/durov", "http://example.com/post", "t.me/durov", "@durov"]
-)
-def test_a_web_address_is_not_read_as_a_path(tgpipe, address: str) -> None:
-    result = tgpipe("import", address)
-    assert result.exit_code == 2
-    assert result.stderr == (
-        f"tgpipe: error: {address}: importing from a web address is not supported yet; save "
-        "the page, or export the channel with Telegram Desktop, and import the file\n"
-    )
-    assert list(Path().iterdir()) == []
