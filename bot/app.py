@@ -33,6 +33,7 @@ from bot.webhook import serve_webhook, webhook_path
 from config.settings import Settings
 from pipeline.errors import ConfigError, TgpipeError
 from pipeline.reactions import ReactionRecorder
+from pipeline.sources.fetch import Fetcher
 from pipeline.store import migrate
 from pipeline.store.db import SessionFactory, create_engine, create_session_factory
 
@@ -142,12 +143,16 @@ async def run_bot(
         webhook_path(webhook_url)  # a malformed URL fails before anything starts too
     engine = create_engine(settings.database_url)
     redis = _redis(settings)
+    fetcher = Fetcher(settings.fetch_options())
     try:
         if redis is not None:
             await _check_redis(redis)
         await migrate.ensure_current(engine, auto_upgrade=settings.is_sqlite)
         factory = create_session_factory(engine)
         dispatcher = create_dispatcher(settings, factory, redis, bot.id)
+        # One fetcher for every watch: one pace per host for the whole process.
+        watching = settings.watch_context(fetcher)
+        dispatcher["watching"] = watching
         try:
             await bot.set_my_commands(
                 [BotCommand(command=name, description=text) for name, text in COMMANDS.items()]
@@ -161,6 +166,7 @@ async def run_bot(
                 factory=factory,
                 courier=courier,
                 admin_ids=settings.admin_ids,
+                watching=watching,
             )
             stop = asyncio.Event()
             delivering = asyncio.create_task(courier.serve(stop), name="delivery")
@@ -204,6 +210,7 @@ async def run_bot(
             raise TgpipeError(f"cannot reach the Bot API at {settings.api_base}: {exc}") from None
     finally:
         await bot.session.close()
+        await fetcher.aclose()
         await engine.dispose()
         if redis is not None:
             await redis.aclose()

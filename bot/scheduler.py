@@ -1,5 +1,5 @@
-"""APScheduler wiring for `tgpipe run`: autopost rules on their cron triggers, and the
-housekeeping that keeps the bot in step with the store.
+"""APScheduler wiring for `tgpipe run`: autopost rules on their cron triggers, watched
+channels when they are due, and the housekeeping that keeps the bot in step with the store.
 
 The database is the source of truth. The job store is in memory and rebuilt from the
 database at start (and re-synced every few seconds, so rules added by the CLI or another
@@ -23,6 +23,7 @@ from bot.delivery import Courier
 from bot.notify import send_notices
 from pipeline.publish import autopost
 from pipeline.publish.cron import make_trigger
+from pipeline.sources.watches import WatchContext, check_due
 from pipeline.store.db import SessionFactory, unit_of_work
 from pipeline.store.models import AutopostRule
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 SYNC_SECONDS = 5.0
 NOTIFY_SECONDS = 2.0
+WATCH_SECONDS = 5.0  # how often the store is asked which watches are due
 
 
 @dataclass(slots=True)
@@ -41,6 +43,7 @@ class Runtime:
     factory: SessionFactory
     courier: Courier
     admin_ids: frozenset[int]
+    watching: WatchContext | None = None
     rules: dict[int, str] = field(default_factory=dict)  # rule id -> "cron|zone" scheduled
 
 
@@ -91,6 +94,25 @@ async def sync_rules(runtime_key: str, scheduler: AsyncIOScheduler) -> None:
         await fire_rule(runtime_key, rule.id)
 
 
+async def check_watches(runtime_key: str) -> None:
+    """Check the watches that are due; wake the courier for what they queued."""
+    runtime = _RUNTIMES.get(runtime_key)
+    if runtime is None or runtime.watching is None:
+        return
+    results = await check_due(runtime.factory, runtime.watching, runtime.courier.clock())
+    for result in results:
+        log.info(
+            "watch %d (%s): %s, %d new, %d queued",
+            result.watch_id,
+            result.channel,
+            result.outcome,
+            result.new,
+            len(result.queued),
+        )
+    if any(result.queued for result in results):
+        runtime.courier.wake.set()
+
+
 async def notify(runtime_key: str) -> None:
     runtime = _RUNTIMES.get(runtime_key)
     if runtime is not None:
@@ -110,6 +132,15 @@ def start_scheduler(runtime: Runtime) -> AsyncIOScheduler:
         id="sync-rules",
         next_run_time=datetime.now(UTC),  # rebuild the rules' jobs from the store at start
         max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        check_watches,
+        IntervalTrigger(seconds=WATCH_SECONDS),
+        args=(runtime.key,),
+        id="watches",
+        next_run_time=datetime.now(UTC),
+        max_instances=1,  # a long check (a host's Retry-After) delays the next, never doubles
         coalesce=True,
     )
     scheduler.add_job(

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from cli import autopost, db, dedup, imports, posts, publishing, stats
+from cli import autopost, db, dedup, imports, posts, publishing, stats, watch
 from cli.common import PlainHelp, print_error, run, settings_of
 from pipeline.errors import ConfigError, TgpipeError
 
@@ -39,6 +39,7 @@ app.add_typer(autopost.app, name="autopost")
 app.command("dispatch")(publishing.cmd_dispatch)
 app.command("post-next")(publishing.cmd_post_next)
 app.command("stats")(stats.cmd_stats)
+app.add_typer(watch.app, name="watch")
 
 
 def _version(value: bool) -> None:

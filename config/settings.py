@@ -28,7 +28,8 @@ from pipeline.publish.policy import Limits, Policy
 from pipeline.sources.addresses import DEFAULT_PREVIEW_BASE
 
 if TYPE_CHECKING:
-    from pipeline.sources.fetch import FetchOptions
+    from pipeline.sources.fetch import Fetcher, FetchOptions
+    from pipeline.sources.watches import WatchContext
 
 DEFAULT_API_BASE = "https://api.telegram.org"
 DEFAULT_DATABASE_FILE = "tgpipe.db"
@@ -219,6 +220,15 @@ class Settings(BaseSettings):
         from pipeline.sources.fetch import FetchOptions  # httpx: only where something fetches
 
         return FetchOptions(timeout=self.fetch_timeout, host_interval=self.fetch_interval)
+
+    def watch_context(self, fetcher: Fetcher) -> WatchContext:
+        """What checks of watched channels need: ``fetcher`` (the process's one) and these
+        settings."""
+        from pipeline.ingest.importer import ImportOptions
+        from pipeline.sources.watches import WatchContext
+
+        options = ImportOptions(timezone=self.timezone, dedup_threshold=self.dedup_threshold)
+        return WatchContext(fetcher, self.preview_base, options)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -19,6 +19,7 @@ from bot.handlers import (
     queue,
     reactions,
     stats,
+    watch,
 )
 
 
@@ -32,6 +33,7 @@ def create_routers() -> list[Router]:
         queue.create_router(),
         imports.create_router(),
         autopost.create_router(),
+        watch.create_router(),
         stats.create_router(),
         prefs.create_router(),
         fallback.create_router(),

@@ -21,6 +21,7 @@ COMMANDS = {
     "queue": "what is planned, with buttons to cancel, move or send now",
     "cancel": "cancel a planned publication: /cancel ID",
     "autopost": "recurring posting rules: list, add, pause, remove",
+    "watch": "public channels read on an interval, new posts queued: list, add, pause",
     "import": "how to import an export: send it as a document",
     "stats": "a channel's reactions, top posts and best hours, with a chart: /stats [CHAT]",
     "tz": "your time zone for WHEN: /tz Europe/Berlin",

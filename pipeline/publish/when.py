@@ -190,3 +190,31 @@ def parse_since(value: str, *, tz: ZoneInfo, now: datetime) -> datetime:
     if since > now:
         raise _fail(value, "that is in the future")
     return since
+
+
+def parse_duration(value: str) -> timedelta:
+    """A length of time as admins write it: ``15m``, ``2h``, ``1h30m``, ``90s``, ``1d``
+    (units d, h, m, s, largest first; a leading ``+`` is allowed), or ``0``."""
+    text = value.strip()
+    if text == "0":
+        return timedelta(0)
+    match = _RELATIVE.fullmatch(text if text.startswith("+") else f"+{text}")
+    if match is None or not any(match.groups()):
+        raise _fail(value, "not a length of time (use e.g. 90s, 15m, 2h, 1d or 1h30m)")
+    if any(len(group or "") > 6 for group in match.groups()):
+        raise _fail(value, "that is too long")
+    days, hours, minutes, seconds = (int(group or 0) for group in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+def describe_duration(length: timedelta) -> str:
+    """``length`` as :func:`parse_duration` reads it: ``1h30m``, ``15m``, ``0``."""
+    seconds = int(length.total_seconds())
+    if seconds <= 0:
+        return "0"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)

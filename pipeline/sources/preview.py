@@ -127,7 +127,7 @@ async def crawl_channel(
             break
         if crawl.pages >= max_pages:
             log.warning("@%s: stopped after %d pages of its preview", username, crawl.pages)
-            notes.append(Note(f"stopped after {crawl.pages} pages; use --since or --limit"))
+            notes.append(Note(f"read the newest {crawl.pages} pages only; older posts were left"))
             crawl.complete = False
             break
         if before is not None and older >= before:

@@ -47,6 +47,13 @@ class AutopostPolicy(enum.StrEnum):
     TOP = "top"  # most reactions
 
 
+class WatchPolicy(enum.StrEnum):
+    """Which of a watched channel's new posts are queued for the watch's target."""
+
+    ALL = "all"  # every new post that is not a duplicate
+    ORIGINALS = "originals"  # only the channel's own posts, not what it forwarded
+
+
 class ImportStatus(enum.StrEnum):
     RUNNING = "running"
     DONE = "done"

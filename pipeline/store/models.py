@@ -35,6 +35,7 @@ from pipeline.store.enums import ImportStatus as ImportStatus
 from pipeline.store.enums import PostStatus as PostStatus
 from pipeline.store.enums import PublicationMode as PublicationMode
 from pipeline.store.enums import PublicationState as PublicationState
+from pipeline.store.enums import WatchPolicy as WatchPolicy
 from pipeline.store.types import UTCDateTime, now_utc
 
 # Deterministic constraint names, so migrations can name what they alter on both backends.
@@ -435,6 +436,38 @@ class SendLog(Base):
     )
     sent_at: Mapped[datetime] = mapped_column(index=True)
     messages: Mapped[int] = mapped_column(Integer)
+
+
+class Watch(Base):
+    """A public channel pulled from its web preview on an interval (``pipeline/sources``),
+    its new posts optionally queued for a target chat after a delay."""
+
+    __tablename__ = "watches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)  # lower case, no '@'
+    every_seconds: Mapped[int] = mapped_column(Integer)
+    target_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    delay_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    policy: Mapped[WatchPolicy] = mapped_column(
+        _enum(WatchPolicy, "watch_policy"), default=WatchPolicy.ALL
+    )
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_check_at: Mapped[datetime] = mapped_column(default=now_utc, index=True)
+    last_checked_at: Mapped[datetime | None] = mapped_column()
+    # The newest message id the watch has seen: the next check reads back to it, no further.
+    last_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The preview's validators from the last check, to ask whether it changed since.
+    etag: Mapped[str | None] = mapped_column(String(256))
+    last_modified: Mapped[str | None] = mapped_column(String(64))
+    # Checks that failed in a row, since when, and why; the admins are told once a streak.
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    failing_since: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=now_utc)
+
+    target: Mapped[Channel | None] = relationship(lazy="raise")
 
 
 class Notice(Base):

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from pipeline.errors import StoreError
 
 # The newest revision in migrations/versions (tests/migrations checks that it is).
-HEAD = "0011"
+HEAD = "0012"
 # Where alembic records a store's revision (its default name, which migrations/env.py keeps).
 _VERSION_TABLE = "alembic_version"
 

@@ -47,7 +47,7 @@ async def test_startup_registers_commands(running_bot: FakeTelegram) -> None:
     names = [command["command"] for command in call.params["commands"]]
     assert names == [
         *("help", "posts", "post", "dup", "channels", "addchannel", "schedule", "now"),
-        *("forward", "queue", "cancel", "autopost", "import", "stats", "tz"),
+        *("forward", "queue", "cancel", "autopost", "watch", "import", "stats", "tz"),
     ]
 
 

@@ -36,7 +36,8 @@ def test_a_channel_preview_imports_and_a_second_run_adds_nothing(tgpipe, live_se
     site: PreviewSite = live_settings
     site.add_channel("dev_news", "Dev News", posts=230)
 
-    first = tgpipe("import", f"{site.base_url}/s/dev_news", "--limit", "200", "--json")
+    # TGPIPE_PREVIEW_BASE is the fake: a t.me address is read from there.
+    first = tgpipe("import", "https://t.me/s/dev_news", "--limit", "200", "--json")
 
     assert first.exit_code == 0, first.stderr
     (report,) = first.json()["files"]
@@ -56,7 +57,7 @@ def test_a_channel_preview_imports_and_a_second_run_adds_nothing(tgpipe, live_se
         *[str(first_id) for first_id in range(211, 31, -20)],
     ]
 
-    again = tgpipe("import", f"{site.base_url}/s/dev_news", "--limit", "200", "--json")
+    again = tgpipe("import", "https://t.me/s/dev_news", "--limit", "200", "--json")
 
     assert again.exit_code == 0, again.stderr
     (report,) = again.json()["files"]

@@ -38,6 +38,7 @@ class SitePost:
     views: int | None = None
     reactions: dict[str, int] = field(default_factory=dict)
     service: bool = False  # "Channel photo updated" and the like
+    forwarded_from: str | None = None  # the name of the chat it was forwarded from
 
 
 @dataclass
@@ -92,6 +93,7 @@ class PreviewSite:
         self.requests: list[Request] = []
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
+        self._asked = threading.Condition(self._lock)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.base_url = ""
@@ -213,6 +215,21 @@ class PreviewSite:
     def preview_requests(self, username: str) -> list[Request]:
         return self.requests_to(f"/s/{username}")
 
+    def wait_for(self, path: str, count: int = 1, timeout: float = 15.0) -> list[Request]:
+        """The requests of ``path`` once there are ``count`` (from another thread or
+        process); TimeoutError naming what came instead."""
+        deadline = time.monotonic() + timeout
+        with self._asked:
+            while True:
+                found = [request for request in self.requests if request.path == path]
+                if len(found) >= count:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    asked = ", ".join(request.path for request in self.requests) or "nothing"
+                    raise TimeoutError(f"waited {timeout} s for {count} of {path}; asked: {asked}")
+                self._asked.wait(left)
+
     # -- rendering ----------------------------------------------------------------------
 
     def render(
@@ -238,6 +255,10 @@ class PreviewSite:
 
 
 _HTML = "text/html; charset=utf-8"
+_FORWARDED = (
+    '<div class="tgme_widget_message_forwarded_from accent_color">Forwarded from&nbsp;<span '
+    'class="tgme_widget_message_forwarded_from_name">{}</span></div>'
+)
 _REACTIONS = '<div class="tgme_widget_message_reactions js-message_reactions">{}</div>'
 _COUNTER = (
     '<div class="tgme_channel_info_counters"><div class="tgme_channel_info_counter"><span '
@@ -283,7 +304,8 @@ def _message(channel: Channel, post: SitePost) -> str:
         f'  <div class="tgme_widget_message_bubble">\n'
         f'    <div class="tgme_widget_message_author accent_color"><a class="tgme_widget_message_'
         f'owner_name" href="https://t.me/{name}"><span dir="auto">{title}</span></a></div>\n'
-        f'    <div class="tgme_widget_message_text js-message_text" dir="auto">'
+        + (_FORWARDED.format(html.escape(post.forwarded_from)) if post.forwarded_from else "")
+        + '    <div class="tgme_widget_message_text js-message_text" dir="auto">'
         f"{html.escape(post.text)}</div>"
         + (_REACTIONS.format(reactions) if reactions else "")
         + '\n    <div class="tgme_widget_message_footer compact js-message_footer">\n'
@@ -379,6 +401,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         with self.site._lock:
             self.site.requests.append(request)
+            self.site._asked.notify_all()
         rule = self.site._rule(parts.path, parts.query)
         if rule is not None and rule.kind == "slow":
             time.sleep(rule.seconds)
