@@ -110,8 +110,13 @@ class PreviewSite:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        # Polled often so that shutdown() returns at once (the default 0.5 s is paid by
+        # every test that starts a site).
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-web", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.02},
+            name="fake-web",
+            daemon=True,
         )
         self._thread.start()
         return self
