@@ -121,9 +121,13 @@ class HostPacer:
         """Wait for this host's turn, and take it."""
         lock = self._locks.setdefault(host, asyncio.Lock())
         async with lock:
-            delay = self._next.get(host, 0.0) - self._clock()
-            if delay > 0:
+            while (delay := self._next.get(host, 0.0) - self._clock()) > 0:
+                until = self._next[host]
                 await self._sleep(delay)
+                # A hold (another request's 429) may have come meanwhile: it is waited out
+                # too. Else the turn is ours, without asking the clock again.
+                if self._next[host] <= until:
+                    break
             self._next[host] = self._clock() + self.interval
 
     def hold(self, host: str, seconds: float) -> None:
@@ -199,7 +203,7 @@ class Fetcher:
                 if limited > self.options.limited_max:
                     raise FetchError(
                         url,
-                        f"the server still refused after {limited} waits (429 Too Many Requests)",
+                        f"the server answered 429 Too Many Requests {limited} times in a row",
                     ) from None
                 log.warning("%s: 429, every request to %s waits %.1f s", url, host, exc.wait)
                 self.pacer.hold(host, exc.wait)
