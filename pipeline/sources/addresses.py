@@ -23,6 +23,8 @@ _USERNAME = re.compile(r"[a-z][a-z0-9_]{3,31}", re.IGNORECASE)
 _TELEGRAM_HOSTS = frozenset({"t.me", "www.t.me", "telegram.me", "www.telegram.me"})
 # A URL, a bare t.me link or an @name: an address, never a file name.
 _ADDRESS = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|(?:www\.)?(?:t|telegram)\.me/|@\w)", re.IGNORECASE)
+# Written with a scheme: a "://" further on (t.me/iv?url=https://...) is no scheme.
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 # Paths of t.me that are not channels.
 _NOT_CHANNELS = frozenset(
     {"s", "c", "joinchat", "addstickers", "addemoji", "share", "proxy", "socks", "login", "iv"}
@@ -56,7 +58,7 @@ def parse_address(text: str, preview_base: str = DEFAULT_PREVIEW_BASE) -> Addres
     given = text.strip()
     if given.startswith("@"):
         return ChannelAddress(_username(given[1:], given))
-    url = given if "://" in given else f"https://{given}"
+    url = given if _SCHEME.match(given) else f"https://{given}"
     try:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
@@ -66,15 +68,19 @@ def parse_address(text: str, preview_base: str = DEFAULT_PREVIEW_BASE) -> Addres
     if parts.scheme.lower() not in ("http", "https") or not host:
         raise UsageError(f"{given}: not a web address (http:// or https://)")
     base = urlsplit(preview_base)
-    on_base = host == (base.hostname or "").lower() and port == base.port
+    base_path = base.path.rstrip("/")
+    # The base's host and port, under its path: beside a mirror's prefix (https://host/tg)
+    # the same host serves other pages (https://host/blog/post, https://host/tgx).
+    on_base = (
+        host == (base.hostname or "").lower()
+        and port == base.port
+        and (parts.path == base_path or parts.path.startswith(f"{base_path}/"))
+    )
     if host not in _TELEGRAM_HOSTS and not on_base:
         return PageAddress(url)
-    path = parts.path
-    base_path = base.path.rstrip("/") if on_base else ""
-    if base_path and path.startswith(base_path):
-        path = path[len(base_path) :]
+    path = parts.path[len(base_path) :] if on_base else parts.path
     segments = [segment for segment in path.split("/") if segment]
-    if segments and segments[0] == "s":
+    if segments and segments[0].lower() == "s":
         segments = segments[1:]
     if not segments:
         raise UsageError(f"{given}: names no channel (expected t.me/NAME or @NAME)")
