@@ -116,6 +116,8 @@ async def crawl_channel(
                         reached_end = True
                         continue
                     if limit is not None and kept >= limit:
+                        # A post in range is left out, even on the oldest page: a gap.
+                        crawl.complete = False
                         break
                     kept += 1
                 taken.append(event)
@@ -123,7 +125,7 @@ async def crawl_channel(
         if reached_end or older is None:
             break
         if limit is not None and kept >= limit:
-            crawl.complete = older is None
+            crawl.complete = False  # older pages may hold more posts in range
             break
         if crawl.pages >= max_pages:
             log.warning("@%s: stopped after %d pages of its preview", username, crawl.pages)
