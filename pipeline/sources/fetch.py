@@ -211,10 +211,9 @@ class Fetcher:
                 failures += 1
                 if failures > self.options.retries:
                     raise FetchError(url, f"{exc.reason} ({failures} tries)") from None
-                delay = min(
-                    self.options.backoff_max, self.options.backoff_base * 2 ** (failures - 1)
-                )
-                delay *= 0.5 + self._jitter()  # so that many watches do not retry in step
+                # Jittered so that many watches do not retry in step; capped after that.
+                delay = self.options.backoff_base * 2 ** (failures - 1) * (0.5 + self._jitter())
+                delay = min(self.options.backoff_max, delay)
                 log.warning("%s: %s; trying again in %.1f s", url, exc.reason, delay)
                 await self._sleep(delay)
 

@@ -76,6 +76,7 @@ async def crawl_channel(
     ``validators`` (of the newest page, from an earlier crawl) make the first request
     conditional: an unchanged preview answers ``not_modified`` and nothing more is fetched.
     """
+    username = username.lower()  # as the pages' addresses are compared
     crawl = Crawl(username=username, url=preview_url(base, username))
     header: ChannelInfo | None = None
     notes: list[Note] = []

@@ -311,7 +311,8 @@ async def test_a_host_that_refuses_connections_is_retried_then_named(rig: Rig) -
         (1.0, 60.0, [0.5] * 4, [1.0, 2.0, 4.0, 8.0]),
         (1.0, 3.0, [0.5] * 4, [1.0, 2.0, 3.0, 3.0]),  # capped at backoff_max
         (2.0, 60.0, [0.0, 0.99, 0.25], [1.0, 5.96, 6.0]),  # base * 2^n * (0.5 + jitter)
-        (0.5, 1.0, [0.0, 0.0, 0.0, 0.0, 0.0], [0.25, 0.5, 0.5, 0.5, 0.5]),
+        (0.5, 1.0, [0.0, 0.0, 0.0, 0.0, 0.0], [0.25, 0.5, 1.0, 1.0, 1.0]),
+        (1.0, 3.0, [0.99] * 3, [1.49, 2.98, 3.0]),  # jitter never passes the cap
     ],
 )
 async def test_backoff_doubles_up_to_the_cap_scaled_by_jitter(
