@@ -14,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from contextlib import aclosing, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -83,8 +83,9 @@ class Remote(Protocol):
         """Where it is (a URL): the "file" its posts were seen in."""
         ...
 
-    async def fetch(self) -> Fetched:
-        """Its events; a ``ParseError`` (naming the URL) when it cannot be read."""
+    async def fetch(self, progress: Callable[[int], None]) -> Fetched:
+        """Its events; a ``ParseError`` (naming the URL) when it cannot be read.
+        ``progress`` is told how many posts it has read so far, as it goes."""
         ...
 
 
@@ -211,7 +212,8 @@ async def _import_remote(
     report: FileReport,
     progress: Callable[[FileReport], None],
 ) -> None:
-    fetched = await source.fetch()
+    # Shown as the posts read so far, on a copy: the report counts what is written.
+    fetched = await source.fetch(lambda read: progress(replace(report, parsed=read)))
     report.format = fetched.format
     posts = [event for event in fetched.events if isinstance(event, ParsedPost)]
     await asyncio.to_thread(dedup_features.attach, posts, None)

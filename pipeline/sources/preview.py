@@ -11,6 +11,7 @@ crawl with a clear error naming the page, and the store is left as it was.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import urlencode, urlsplit
@@ -69,12 +70,14 @@ async def crawl_channel(
     after_id: int | None = None,
     validators: Validators | None = None,
     max_pages: int = MAX_PAGES,
+    progress: Callable[[int], None] | None = None,
 ) -> Crawl:
     """The channel's posts, newest first back to whichever comes first: ``limit`` posts,
     posts older than ``since`` (aware), message ``after_id`` (exclusive), or its first post.
 
     ``validators`` (of the newest page, from an earlier crawl) make the first request
     conditional: an unchanged preview answers ``not_modified`` and nothing more is fetched.
+    ``progress`` is told after each page how many posts the crawl holds.
     """
     username = username.lower()  # as the pages' addresses are compared
     crawl = Crawl(username=username, url=preview_url(base, username))
@@ -123,6 +126,8 @@ async def crawl_channel(
                     kept += 1
                 taken.append(event)
         pages.append(taken[::-1])
+        if progress is not None:
+            progress(kept)
         if reached_end or older is None:
             break
         if limit is not None and kept >= limit:

@@ -3,6 +3,7 @@ turn comes (see ``Remote`` in ``pipeline/ingest/importer.py``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -35,10 +36,15 @@ class ChannelPreview:
     def name(self) -> str:
         return preview_url(self.base, self.username)
 
-    async def fetch(self) -> Fetched:
+    async def fetch(self, progress: Callable[[int], None]) -> Fetched:
         observed_at = now_utc()
         crawl = await crawl_channel(
-            self.fetcher, self.username, base=self.base, since=self.since, limit=self.limit
+            self.fetcher,
+            self.username,
+            base=self.base,
+            since=self.since,
+            limit=self.limit,
+            progress=progress,
         )
         events: list[Event] = list(crawl.events)
         if not crawl.posts:
@@ -58,7 +64,7 @@ class ArticlePage:
     def name(self) -> str:
         return self.url
 
-    async def fetch(self) -> Fetched:
+    async def fetch(self, progress: Callable[[int], None]) -> Fetched:
         observed_at = now_utc()
         page = await self.fetcher.get(self.url)
         if page.is_html:

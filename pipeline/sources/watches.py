@@ -24,7 +24,7 @@ once more when it works again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -327,7 +327,7 @@ class _Read:
     def name(self) -> str:
         return self.crawl.url
 
-    async def fetch(self) -> Fetched:
+    async def fetch(self, progress: Callable[[int], None]) -> Fetched:
         return Fetched("web-html", list(self.crawl.events), self.observed_at)
 
 

@@ -436,3 +436,17 @@ async def test_every_post_once_whatever_the_page_boundaries(
     assert ids(crawl) == list(range(1, posts + 1))
     assert _events_are_well_ordered(crawl.events)
     assert crawl.pages == -(-posts // 20)
+
+
+@pytest.mark.parametrize(("limit", "told"), [(None, [20, 40, 45]), (30, [20, 30])])
+async def test_progress_is_told_after_each_page(
+    fetcher: Fetcher, preview_site: PreviewSite, limit: int | None, told: list[int]
+) -> None:
+    preview_site.add_channel("dev_news", posts=45)
+    seen: list[int] = []
+
+    await crawl_channel(
+        fetcher, "Dev_News", base=preview_site.base_url, limit=limit, progress=seen.append
+    )
+
+    assert seen == told
