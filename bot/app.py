@@ -34,6 +34,7 @@ from config.settings import Settings
 from pipeline.errors import ConfigError, TgpipeError
 from pipeline.reactions import ReactionRecorder
 from pipeline.sources.fetch import Fetcher
+from pipeline.sources.shared_pace import RedisHostPacer
 from pipeline.store import migrate
 from pipeline.store.db import SessionFactory, create_engine, create_session_factory
 
@@ -143,14 +144,15 @@ async def run_bot(
         webhook_path(webhook_url)  # a malformed URL fails before anything starts too
     engine = create_engine(settings.database_url)
     redis = _redis(settings)
-    fetcher = Fetcher(settings.fetch_options())
+    # One pace per host for every watch of this process, and of every process with Redis.
+    pacer = RedisHostPacer(redis, settings.fetch_interval) if redis is not None else None
+    fetcher = Fetcher(settings.fetch_options(), pacer=pacer)
     try:
         if redis is not None:
             await _check_redis(redis)
         await migrate.ensure_current(engine, auto_upgrade=settings.is_sqlite)
         factory = create_session_factory(engine)
         dispatcher = create_dispatcher(settings, factory, redis, bot.id)
-        # One fetcher for every watch: one pace per host for the whole process.
         watching = settings.watch_context(fetcher)
         dispatcher["watching"] = watching
         try:

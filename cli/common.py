@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from config.settings import Settings
+    from pipeline.sources.fetch import Fetcher
     from pipeline.store.db import SessionFactory
 
 T = TypeVar("T")
@@ -92,6 +93,35 @@ def settings_of(ctx: typer.Context) -> Settings:
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
+
+
+@asynccontextmanager
+async def open_fetcher(settings: Settings) -> AsyncIterator[Fetcher]:
+    """The command's fetcher of live sources; with TGPIPE_REDIS_URL its turns per host are
+    shared with every other tgpipe process (pipeline/sources/shared_pace.py)."""
+    from pipeline.sources.fetch import Fetcher
+
+    if settings.redis_url is None:
+        async with Fetcher(settings.fetch_options()) as fetcher:
+            yield fetcher
+        return
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    from pipeline.errors import ConfigError
+    from pipeline.sources.shared_pace import RedisHostPacer
+
+    redis = Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        try:
+            await redis.ping()
+        except (RedisError, OSError) as error:
+            raise ConfigError(f"cannot reach Redis at TGPIPE_REDIS_URL: {error}") from None
+        pacer = RedisHostPacer(redis, settings.fetch_interval)
+        async with Fetcher(settings.fetch_options(), pacer=pacer) as fetcher:
+            yield fetcher
+    finally:
+        await redis.aclose()
 
 
 @asynccontextmanager

@@ -11,6 +11,7 @@ import typer
 from cli.common import (
     at_least,
     console,
+    open_fetcher,
     open_store,
     print_error,
     print_json,
@@ -138,10 +139,9 @@ def cmd_import(
                 description = f"{Path(report.path).name}: {report.parsed:,} posts"
                 progress.update(task, description=description, completed=done, total=total)
 
-        from pipeline.sources.fetch import Fetcher
         from pipeline.sources.remote import remote_input
 
-        async with open_store(settings) as factory, Fetcher(settings.fetch_options()) as fetcher:
+        async with open_store(settings) as factory, open_fetcher(settings) as fetcher:
             inputs: list[Input] = [
                 remote_input(
                     addresses[given],

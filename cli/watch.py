@@ -8,6 +8,7 @@ import typer
 
 from cli.common import (
     group,
+    open_fetcher,
     open_store,
     print_error,
     print_json,
@@ -210,14 +211,13 @@ def cmd_run_once(
 
     Safe beside a running `tgpipe run`: each watch is taken by one process only. What it
     queues is sent by `tgpipe run` or `tgpipe dispatch`. Exits 1 when a look failed."""
-    from pipeline.sources.fetch import Fetcher
     from pipeline.sources.watches import check_due
     from pipeline.store.types import now_utc
 
     settings = settings_of(ctx)
 
     async def go() -> list[CheckResult]:
-        async with open_store(settings) as factory, Fetcher(settings.fetch_options()) as fetcher:
+        async with open_store(settings) as factory, open_fetcher(settings) as fetcher:
             context = settings.watch_context(fetcher)
             return await check_due(factory, context, now_utc(), ids or None)
 

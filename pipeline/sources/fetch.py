@@ -25,6 +25,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -101,9 +102,22 @@ def user_agent() -> str:
     return f"tgpipe/{ours} (Telegram channel content pipeline; python-httpx/{httpx.__version__})"
 
 
+class Pacer(Protocol):
+    """Whose turn it is to ask a host: :class:`HostPacer` in one process,
+    ``pipeline.sources.shared_pace.RedisHostPacer`` across processes."""
+
+    async def wait(self, host: str) -> None:
+        """Wait for this host's turn, and take it."""
+        ...
+
+    async def hold(self, host: str, seconds: float) -> None:
+        """No request to ``host`` for ``seconds`` from now, whoever asks."""
+        ...
+
+
 class HostPacer:
     """Turns per host: at most one request to a host every ``interval`` seconds, and none
-    while the host asked to be left alone (429 ``Retry-After``)."""
+    while the host asked to be left alone (429 ``Retry-After``). In one process."""
 
     def __init__(
         self,
@@ -130,7 +144,7 @@ class HostPacer:
                     break
             self._next[host] = self._clock() + self.interval
 
-    def hold(self, host: str, seconds: float) -> None:
+    async def hold(self, host: str, seconds: float) -> None:
         """No request to ``host`` for ``seconds`` from now, whoever asks."""
         self._next[host] = max(self._next.get(host, 0.0), self._clock() + seconds)
 
@@ -156,13 +170,13 @@ class Fetcher:
         self,
         options: FetchOptions = FetchOptions(),
         *,
-        pacer: HostPacer | None = None,
+        pacer: Pacer | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self.options = options
-        self.pacer = pacer or HostPacer(options.host_interval, sleep=sleep)
+        self.pacer: Pacer = pacer or HostPacer(options.host_interval, sleep=sleep)
         self._sleep = sleep
         self._jitter = jitter
         self._client = httpx.AsyncClient(
@@ -206,7 +220,7 @@ class Fetcher:
                         f"the server answered 429 Too Many Requests {limited} times in a row",
                     ) from None
                 log.warning("%s: 429, every request to %s waits %.1f s", url, host, exc.wait)
-                self.pacer.hold(host, exc.wait)
+                await self.pacer.hold(host, exc.wait)
             except _Retry as exc:
                 failures += 1
                 if failures > self.options.retries:

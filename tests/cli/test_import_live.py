@@ -289,3 +289,33 @@ def test_since_and_limit_need_a_channel(tgpipe, tmp_path: Path) -> None:
     assert result.stderr == (
         "tgpipe: error: --since and --limit are for channels (@NAME, t.me/NAME); none given\n"
     )
+
+
+def test_with_redis_every_process_shares_the_pace(tgpipe, live_settings, monkeypatch) -> None:
+    import redis
+
+    from tests.bot.running import REDIS_URL
+
+    site: PreviewSite = live_settings
+    site.add_channel("dev_news", posts=3)
+    client = redis.Redis.from_url(REDIS_URL)
+    client.delete("tgpipe:pace:127.0.0.1")
+    monkeypatch.setenv("TGPIPE_REDIS_URL", REDIS_URL)
+
+    result = tgpipe("import", "@dev_news")
+
+    assert result.exit_code == 0, result.stderr
+    # The host's next turn is in Redis, for the next process to honour.
+    assert client.exists("tgpipe:pace:127.0.0.1")
+    client.close()
+
+
+def test_an_unreachable_redis_is_one_line(tgpipe, live_settings, monkeypatch) -> None:
+    live_settings.add_channel("dev_news", posts=3)
+    monkeypatch.setenv("TGPIPE_REDIS_URL", "redis://127.0.0.1:1/0")
+
+    result = tgpipe("import", "@dev_news")
+
+    assert result.exit_code == 2
+    assert result.stderr.startswith("tgpipe: error: cannot reach Redis at TGPIPE_REDIS_URL: ")
+    assert result.stderr.count("\n") == 1

@@ -686,7 +686,7 @@ async def test_host_pacer_turns(steps: list[str], slept: list[float]) -> None:
             case ["wait", host]:
                 await pacer.wait(host)
             case ["hold", host, seconds]:
-                pacer.hold(host, float(seconds))
+                await pacer.hold(host, float(seconds))
             case ["tick", seconds]:
                 clock.now += float(seconds)
 
@@ -719,7 +719,7 @@ async def test_a_hold_that_comes_while_a_request_waits_its_turn_is_kept() -> Non
     await asyncio.sleep(0)  # it is asleep until its turn, at 2.0
     assert clock.slept == [2.0]
 
-    pacer.hold("t.me", 30)  # at 2.0: none before 32.0
+    await pacer.hold("t.me", 30)  # at 2.0: none before 32.0
     await waiting
 
     assert clock() == 32.0
