@@ -297,7 +297,7 @@ async def check_watch(
         )
         if crawl.not_modified:
             result.outcome = "unchanged"
-        else:
+        elif crawl.posts:  # a page changed only in its counters is no import run
             options = replace(context.options, requested_by=f"watch {watch_id}")
             report = await import_paths(factory, [_Read(crawl, now)], options)
             (file,) = report.files

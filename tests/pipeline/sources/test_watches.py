@@ -18,6 +18,7 @@ from pipeline.sources.watches import WatchContext, WatchError
 from pipeline.store.db import SessionFactory, unit_of_work
 from pipeline.store.models import (
     Channel,
+    ImportRun,
     Notice,
     Post,
     Publication,
@@ -284,3 +285,19 @@ async def test_remove(session_factory: SessionFactory) -> None:
     with pytest.raises(NotFoundError, match=f"no watch with id {watch_id}"):
         async with unit_of_work(session_factory) as session:
             await watches.remove_watch(session, watch_id)
+
+
+async def test_a_page_changed_only_in_its_counters_is_no_import(
+    session_factory: SessionFactory, preview_site: PreviewSite, context: WatchContext
+) -> None:
+    channel = preview_site.add_channel("dev_news", posts=5)
+    await _watch(session_factory)
+    await watches.check_due(session_factory, context, NOW)
+    runs = await _count(session_factory, ImportRun)
+    channel.posts[-1].views = (channel.posts[-1].views or 0) + 100
+
+    (result,) = await watches.check_due(session_factory, context, NOW + EVERY)
+
+    assert (result.outcome, result.new, result.error) == ("nothing new", 0, None)
+    assert preview_site.preview_requests("dev_news")[-1].status == 200
+    assert await _count(session_factory, ImportRun) == runs
