@@ -14,11 +14,13 @@ from aiogram import F, Router, html
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.filters import HasAccess
 from bot.handlers.queue import target_for, usage_reply
 from bot.middlewares import AfterCommit
+from bot.scheduler import look_now
 from config.settings import Settings
 from pipeline.access import Access
 from pipeline.errors import UsageError
@@ -98,6 +100,7 @@ async def cmd_watch_add(
     settings: Settings,
     access: Access,
     after_commit: AfterCommit,
+    scheduler: AsyncIOScheduler | None = None,
 ) -> None:
     address = parse_address(adding[1], settings.preview_base)
     if not isinstance(address, ChannelAddress):
@@ -141,6 +144,7 @@ async def cmd_watch_add(
             f"where the channel stands):\n{_line(view)}",
         )
     )
+    after_commit.append(partial(look_now, scheduler))
 
 
 async def cmd_watch_change(
@@ -149,10 +153,13 @@ async def cmd_watch_change(
     session: AsyncSession,
     access: Access,
     after_commit: AfterCommit,
+    scheduler: AsyncIOScheduler | None = None,
 ) -> None:
     verb, watch_id = change[1].lower(), int(change[2])
     await _change(session, access, verb, watch_id)
     after_commit.append(partial(message.answer, f"Watch {watch_id} {_DONE[verb]}."))
+    if verb == "resume":
+        after_commit.append(partial(look_now, scheduler))
 
 
 async def _change(session: AsyncSession, access: Access, verb: str, watch_id: int) -> None:
@@ -168,8 +175,11 @@ async def on_watch_action(
     session: AsyncSession,
     access: Access,
     after_commit: AfterCommit,
+    scheduler: AsyncIOScheduler | None = None,
 ) -> None:
     await _change(session, access, callback_data.action, callback_data.id)
+    if callback_data.action == "resume":
+        after_commit.append(partial(look_now, scheduler))
     if isinstance(query.message, Message):
         text, markup = await _page(session, access)
         after_commit.append(partial(query.message.edit_text, text, reply_markup=markup))

@@ -73,7 +73,7 @@ def parse_address(text: str, preview_base: str = DEFAULT_PREVIEW_BASE) -> Addres
     # the same host serves other pages (https://host/blog/post, https://host/tgx).
     on_base = (
         host == (base.hostname or "").lower()
-        and port == base.port
+        and _port(parts.scheme, port) == _port(base.scheme, base.port)
         and (parts.path == base_path or parts.path.startswith(f"{base_path}/"))
     )
     if host not in _TELEGRAM_HOSTS and not on_base:
@@ -93,6 +93,11 @@ def parse_address(text: str, preview_base: str = DEFAULT_PREVIEW_BASE) -> Addres
     if first.lower() in _NOT_CHANNELS:
         raise UsageError(f"{given}: not a channel's address (expected t.me/NAME or @NAME)")
     return ChannelAddress(_username(first, given))
+
+
+def _port(scheme: str, port: int | None) -> int | None:
+    """The port, the scheme's own when none is written (https://host is https://host:443)."""
+    return port if port is not None else {"http": 80, "https": 443}.get(scheme.lower())
 
 
 def _username(name: str, given: str) -> str:

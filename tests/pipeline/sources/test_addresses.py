@@ -93,6 +93,14 @@ def test_an_address_on_telegram_or_the_web(given: str, expected: Address) -> Non
         (MIRROR, f"{MIRROR}/dev_news", ChannelAddress("dev_news")),
         (MIRROR, f"{MIRROR}/dev_news/99", ChannelAddress("dev_news")),
         (MIRROR, "mirror.example/tg/s/dev_news", ChannelAddress("dev_news")),
+        # The scheme's own port, written or not, is the same place.
+        (MIRROR, "https://mirror.example:443/tg/dev_news", ChannelAddress("dev_news")),
+        ("https://mirror.example:443/tg", f"{MIRROR}/dev_news", ChannelAddress("dev_news")),
+        (
+            MIRROR,
+            "http://mirror.example/tg/dev_news",
+            PageAddress("http://mirror.example/tg/dev_news"),
+        ),
         (f"{MIRROR}/", f"{MIRROR}/s/dev_news", ChannelAddress("dev_news")),
         # Beside the prefix, the mirror's host serves other pages.
         (
