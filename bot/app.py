@@ -153,8 +153,6 @@ async def run_bot(
         await migrate.ensure_current(engine, auto_upgrade=settings.is_sqlite)
         factory = create_session_factory(engine)
         dispatcher = create_dispatcher(settings, factory, redis, bot.id)
-        watching = settings.watch_context(fetcher)
-        dispatcher["watching"] = watching
         try:
             await bot.set_my_commands(
                 [BotCommand(command=name, description=text) for name, text in COMMANDS.items()]
@@ -168,7 +166,7 @@ async def run_bot(
                 factory=factory,
                 courier=courier,
                 admin_ids=settings.admin_ids,
-                watching=watching,
+                watching=settings.watch_context(fetcher),
             )
             stop = asyncio.Event()
             delivering = asyncio.create_task(courier.serve(stop), name="delivery")
