@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -141,7 +142,9 @@ def cmd_import(
 
         from pipeline.sources.remote import remote_input
 
-        async with open_store(settings) as factory, open_fetcher(settings) as fetcher:
+        async with open_store(settings) as factory, AsyncExitStack() as stack:
+            # Files alone need no fetcher (nor the Redis it may pace itself with).
+            fetcher = await stack.enter_async_context(open_fetcher(settings)) if addresses else None
             inputs: list[Input] = [
                 remote_input(
                     addresses[given],
@@ -151,7 +154,7 @@ def cmd_import(
                     limit=limit,
                     timezone=settings.timezone,
                 )
-                if given in addresses
+                if fetcher is not None and given in addresses
                 else Path(given)
                 for given in paths
             ]
