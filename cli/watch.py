@@ -79,10 +79,8 @@ def cmd_add(
     address = parse_address(channel, settings.preview_base)
     if not isinstance(address, ChannelAddress):
         raise UsageError(f"{channel}: not a channel (give @NAME or t.me/NAME)")
-    interval = watches.check_every(_duration("--every", every))
-    wait = _duration("--delay", delay)
-    if to is None and (wait or policy is not WatchPolicy.ALL):
-        raise UsageError("--delay and --policy are for queueing: give --to CHAT too")
+    interval, wait = _duration("--every", every), _duration("--delay", delay)
+    watches.check_options(interval, wait, policy, queueing=to is not None)
 
     async def add() -> WatchView:
         async with open_store(settings) as factory, unit_of_work(factory) as session:

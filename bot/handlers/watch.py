@@ -124,8 +124,6 @@ async def cmd_watch_add(
     if target is None and not access.everything:
         raise UsageError("name the chat to queue for: /watch add @channel to @yourchat")
     wait = parse_duration(delay)
-    if target is None and (wait or policy is not WatchPolicy.ALL):
-        raise UsageError("after and originals are for queueing: add to @chat")
     watch = await watches.add_watch(
         session,
         address.username,

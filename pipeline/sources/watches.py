@@ -136,10 +136,17 @@ def _iso(when: datetime | None) -> str | None:
     return when.isoformat().replace("+00:00", "Z") if when else None
 
 
-def check_every(every: timedelta) -> timedelta:
+def check_options(
+    every: timedelta, delay: timedelta, policy: WatchPolicy, *, queueing: bool
+) -> None:
+    """A watch's options, refused as :class:`WatchError` when they cannot be; ``queueing``:
+    it has a chat to queue for. (Commands check before they open the store, too.)"""
     if every < MIN_EVERY:
         raise WatchError(f"a watch checks at most once a minute (asked: every {every})")
-    return every
+    if not timedelta(0) <= delay <= MAX_DELAY:
+        raise WatchError(f"the delay must be from 0 to {MAX_DELAY.days} days (asked: {delay})")
+    if not queueing and (delay or policy is not WatchPolicy.ALL):
+        raise WatchError("a delay and a policy are for queueing: name the chat to queue for")
 
 
 async def add_watch(
@@ -154,11 +161,7 @@ async def add_watch(
     created_by: int | None = None,
 ) -> Watch:
     """A new watch of @``username`` (lower case), first checked at once."""
-    check_every(every)
-    if not timedelta(0) <= delay <= MAX_DELAY:
-        raise WatchError(f"the delay must be from 0 to {MAX_DELAY.days} days (asked: {delay})")
-    if target is None and delay:
-        raise WatchError("a delay needs a chat to queue for (--to CHAT)")
+    check_options(every, delay, policy, queueing=target is not None)
     existing = await session.scalar(select(Watch).where(Watch.username == username))
     if existing is not None:
         raise WatchError(f"@{username} is watched already (watch {existing.id})")

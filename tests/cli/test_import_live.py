@@ -321,7 +321,7 @@ def test_an_unreachable_redis_is_one_line(tgpipe, live_settings, monkeypatch) ->
     assert result.stderr.count("\n") == 1
 
 
-def test_files_alone_need_no_redis(tgpipe, clean_settings, monkeypatch, exports_dir) -> None:
+def test_files_alone_need_no_redis(tgpipe, monkeypatch, exports_dir) -> None:
     monkeypatch.setenv("TGPIPE_REDIS_URL", "redis://127.0.0.1:1/0")
 
     result = tgpipe("import", str(exports_dir / "desktop" / "trantor_library-result.json"))

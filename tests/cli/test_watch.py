@@ -129,7 +129,8 @@ def test_a_failing_look_exits_1_and_says_why(tgpipe: Tgpipe, preview_site: Previ
     ("args", "code", "message"),
     [
         (("add", "@dev_news", "--every", "30s"), 2, "a watch checks at most once a minute"),
-        (("add", "@dev_news", "--delay", "1h"), 2, "--delay and --policy are for queueing"),
+        (("add", "@dev_news", "--delay", "1h"), 2, "a delay and a policy are for queueing"),
+        (("add", "@dev_news", "--policy", "originals"), 2, "a delay and a policy are for queueing"),
         (("add", "@dev_news", "--every", "soon"), 2, "--every: 'soon': not a length of time"),
         (("add", "https://example.com/blog"), 2, "not a channel (give @NAME or t.me/NAME)"),
         (("add", "@dev_news", "--to", "@nowhere"), 1, "@nowhere is not a publishing target"),

@@ -256,7 +256,8 @@ async def test_a_paused_watch_is_not_checked_and_resumes_at_once(
     ("options", "message"),
     [
         ({"every": timedelta(seconds=30)}, "a watch checks at most once a minute"),
-        ({"delay": timedelta(hours=1)}, "a delay needs a chat to queue for (--to CHAT)"),
+        ({"delay": timedelta(hours=1)}, "a delay and a policy are for queueing"),
+        ({"policy": WatchPolicy.ORIGINALS}, "a delay and a policy are for queueing"),
         ({"delay": timedelta(days=31), "target": "target"}, "the delay must be from 0 to 30 days"),
     ],
 )
